@@ -1,0 +1,146 @@
+"""The account workflow's activities: everything with I/O or with data that may change.
+
+- `next_contact_time` (run as a local activity): contact-window arithmetic over tz and holiday
+  data, recorded in history so an upgrade of that data never changes a running account.
+- `send_message`: render a template and hand it to the transport, idempotent on the key the
+  workflow derives from the account, the step, the channel and the step's attempt.
+- `export_handoff`: write the account's file for the collection agency.
+
+Activities raise `ApplicationError` with a type from `ErrorType` for business failures the
+workflow reacts to (an unreachable address → fallback); anything else is retried by Temporal.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.calendar import NoContactWindow, contact_deadline, next_open_moment
+from activities.render import MessageFacts, RenderError, TemplateRenderer
+from activities.transports.base import OutgoingMessage, Transport, Undeliverable
+from workflows.types import (
+    ErrorType,
+    HandoffRequest,
+    SendReceipt,
+    SendRequest,
+    WindowRequest,
+    utc_iso,
+)
+
+
+@dataclass
+class AccountActivities:
+    """Bound to one renderer and one transport; a worker registers the bound methods."""
+
+    renderer: TemplateRenderer
+    transport: Transport
+    payment_link_template: str
+    handoff_dir: Path
+
+    @activity.defn(name="next_contact_time")
+    async def next_contact_time(self, request: WindowRequest) -> datetime:
+        try:
+            return next_open_moment(
+                request.not_before, request.zones, request.window, request.holidays
+            )
+        except NoContactWindow as exc:
+            raise ApplicationError(
+                str(exc), type=ErrorType.NO_CONTACT_WINDOW, non_retryable=True
+            ) from None
+
+    @activity.defn(name="send_message")
+    async def send_message(self, request: SendRequest) -> SendReceipt:
+        to = request.debtor.address_for(request.channel)
+        if to is None:
+            raise ApplicationError(
+                f"no {request.channel.value} address",
+                type=ErrorType.UNDELIVERABLE,
+                non_retryable=True,
+            )
+        facts = message_facts(request, self.payment_link_template)
+        try:
+            rendered = self.renderer.render(request.channel, request.template, facts)
+        except RenderError as exc:
+            raise ApplicationError(str(exc), type=ErrorType.TEMPLATE, non_retryable=True) from None
+        message = OutgoingMessage(
+            idempotency_key=request.idempotency_key,
+            account_id=request.account_id,
+            step=request.step,
+            channel=request.channel,
+            to=to,
+            template=request.template,
+            locale=rendered.locale,
+            subject=rendered.subject,
+            text=rendered.text,
+            html=rendered.html,
+            sent_at=utc_iso(request.at),
+            metadata={"deadline": facts.deadline.isoformat() if facts.deadline else ""},
+        )
+        try:
+            delivery = await self.transport.deliver(message)
+        except Undeliverable as exc:
+            raise ApplicationError(
+                str(exc), type=ErrorType.UNDELIVERABLE, non_retryable=True
+            ) from None
+        if delivery.duplicate:
+            activity.logger.info("send %s: already delivered, not sent again", request.step)
+        return SendReceipt(
+            message_id=delivery.message_id,
+            locale=rendered.locale,
+            deadline=facts.deadline,
+            sent_at=request.at,
+            duplicate=delivery.duplicate,
+        )
+
+    @activity.defn(name="export_handoff")
+    async def export_handoff(self, request: HandoffRequest) -> str:
+        """One JSON file per account for the agency; rewriting it on retry is harmless."""
+        day = request.handed_off_at.astimezone(UTC).date().isoformat()
+        target = self.handoff_dir / day / f"{request.account_id}.json"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        payload = request.model_dump(mode="json")
+        with tempfile.NamedTemporaryFile(
+            "w", encoding="utf-8", dir=target.parent, delete=False, suffix=".tmp"
+        ) as handle:
+            json.dump(payload, handle, ensure_ascii=False, indent=2)
+        os.replace(handle.name, target)
+        return str(target)
+
+
+def message_facts(request: SendRequest, payment_link_template: str) -> MessageFacts:
+    """What the message may say: the request's figures plus a deadline on a contact day."""
+    deadline = None
+    if request.deadline_days is not None:
+        deadline = contact_deadline(
+            request.at,
+            request.deadline_days,
+            request.debtor.primary_zone,
+            request.window,
+            request.holidays,
+        )
+    return MessageFacts(
+        account_id=request.account_id,
+        debtor_name=request.debtor.name,
+        balance=request.balance,
+        currency=request.currency,
+        days_past_due=request.days_past_due,
+        locale=request.debtor.locale,
+        today=request.at.astimezone(ZoneInfo(request.debtor.primary_zone)).date(),
+        payment_link=payment_link_template.format(account_id=request.account_id),
+        jurisdiction=request.jurisdiction,
+        deadline=deadline,
+        promise_amount=request.promise_amount,
+        promise_date=request.promise_date,
+        installment_amount=request.installment_amount,
+        installment_date=request.installment_date,
+        installment_number=request.installment_number,
+        installment_count=request.installment_count,
+    )

@@ -1,0 +1,115 @@
+"""Contact-window arithmetic: when may we next contact a debtor, and which dates are contact days.
+
+Why this runs in an activity and not in workflow code: it depends on the IANA time-zone database
+and on the `holidays` package, both updated several times a year. If the workflow computed the
+next window itself, a worker upgraded to new data could replay a running account differently and
+break it. Called from an activity, the answer is recorded in history once and replayed as is.
+
+All functions are pure given their inputs (and the installed data), so they are tested directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+import holidays as holiday_data
+
+from config.ladder import ContactWindow
+
+# Give up looking for a common window after this long (e.g. zones with no overlap at all).
+SEARCH_HORIZON = timedelta(days=60)
+
+
+class NoContactWindow(Exception):
+    """The windows of the debtor's possible zones never overlap within the search horizon."""
+
+
+@lru_cache(maxsize=64)
+def _holiday_calendar(country_code: str, year: int) -> frozenset[date]:
+    country, _, subdivision = country_code.partition("-")
+    calendar = holiday_data.country_holidays(country, subdiv=subdivision or None, years=year)
+    return frozenset(calendar.keys())
+
+
+def is_holiday(day: date, holiday_country: str | None) -> bool:
+    return holiday_country is not None and day in _holiday_calendar(holiday_country, day.year)
+
+
+def is_contact_day(day: date, window: ContactWindow, holiday_country: str | None) -> bool:
+    return day.weekday() in window.weekday_numbers and not is_holiday(day, holiday_country)
+
+
+def _local(day: date, clock: time, zone: ZoneInfo) -> datetime:
+    """The UTC instant of a local wall-clock time, normalised across DST gaps."""
+    return datetime.combine(day, clock, tzinfo=zone).astimezone(UTC)
+
+
+def _open_in_zone(
+    moment: datetime, zone: ZoneInfo, window: ContactWindow, holiday_country: str | None
+) -> datetime:
+    """The earliest instant >= moment at which the window is open in this one zone."""
+    local = moment.astimezone(zone)
+    day = local.date()
+    if is_contact_day(day, window, holiday_country):
+        if local.time() < window.start:
+            return _local(day, window.start, zone)
+        if local.time() < window.end:
+            return moment
+    for offset in range(1, 400):
+        candidate = day + timedelta(days=offset)
+        if is_contact_day(candidate, window, holiday_country):
+            return _local(candidate, window.start, zone)
+    raise NoContactWindow("no contact day within 400 days")
+
+
+def next_open_moment(
+    not_before: datetime,
+    zones: Sequence[str],
+    window: ContactWindow,
+    holiday_country: str | None,
+) -> datetime:
+    """The first instant >= not_before at which the window is open in *every* candidate zone.
+
+    Several zones arise when the debtor's zone is not known for sure (a US number without a
+    `timezone`): contact is allowed only when it would be lawful wherever the debtor is.
+    """
+    if not_before.tzinfo is None:
+        raise ValueError("not_before must be timezone-aware")
+    candidate = not_before.astimezone(UTC)
+    infos = [ZoneInfo(name) for name in zones]
+    limit = candidate + SEARCH_HORIZON
+    while candidate <= limit:
+        opens = [_open_in_zone(candidate, zone, window, holiday_country) for zone in infos]
+        latest = max(opens)
+        if latest == candidate:
+            return candidate.replace(microsecond=0) if candidate.microsecond else candidate
+        candidate = latest
+    raise NoContactWindow(f"the contact window is never open in all of {', '.join(zones)} at once")
+
+
+def contact_deadline(
+    sent_at: datetime,
+    days: int,
+    zone: str,
+    window: ContactWindow,
+    holiday_country: str | None,
+) -> date:
+    """A pay-by date `days` after sending, moved forward to the next contact day.
+
+    Moving forward (never back) gives the debtor at least the promised time, and a deadline that
+    falls on a day we could not even answer the phone would be unfair.
+    """
+    day = sent_at.astimezone(ZoneInfo(zone)).date() + timedelta(days=days)
+    for _ in range(400):
+        if is_contact_day(day, window, holiday_country):
+            return day
+        day += timedelta(days=1)
+    raise NoContactWindow("no contact day within 400 days of the deadline")
+
+
+def local_midnight(day: date, zone: str) -> datetime:
+    """The UTC instant at which `day` begins in `zone` (ladder day 0 of an account)."""
+    return _local(day, time(0, 0), ZoneInfo(zone))

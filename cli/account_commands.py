@@ -1,0 +1,121 @@
+"""`dunning accounts import` and `dunning account show`: the CLI side of the Temporal client."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from cli.tables import account_tables
+from config.ladder_loader import LadderError, find_ladder, load_catalog, load_ladder
+from config.settings import Settings
+from config.temporal_client import connect, register_search_attributes
+from intake.accounts_csv import AccountsFileError, read_accounts
+from intake.start import start_account
+from workflows.types import AccountView, workflow_id_for
+
+
+def ladder_catalog(settings: Settings, ladder: str | None):
+    """All ladders by name, plus the one named by --ladder (a name or a file)."""
+    catalog = load_catalog(settings.ladders_dir)
+    default = None
+    if ladder is not None:
+        path = find_ladder(ladder, settings.ladders_dir)
+        if path.exists():
+            chosen = load_ladder(path)
+            catalog[chosen.name] = chosen
+            default = chosen.name
+        else:
+            default = ladder
+    return catalog, default
+
+
+async def connected(settings: Settings, err: Console) -> Client | None:
+    try:
+        return await connect(settings)
+    except RuntimeError as exc:
+        err.print(
+            f"cannot reach Temporal at {settings.temporal_address} "
+            f"(namespace {settings.temporal_namespace}): {exc}",
+            markup=False,
+        )
+        return None
+
+
+async def import_accounts(
+    file: Path, ladder: str | None, settings: Settings, out: Console, err: Console
+) -> int:
+    """0: every row started or already running; 1: some rows refused; 2: unusable input."""
+    from datetime import UTC, datetime
+
+    try:
+        catalog, default = ladder_catalog(settings, ladder)
+        parsed = read_accounts(
+            file,
+            ladders=catalog,
+            default_ladder=default,
+            default_locale=settings.default_locale,
+            now=datetime.now(UTC),
+        )
+    except LadderError as exc:
+        err.print(str(exc), markup=False)
+        return 2
+    except AccountsFileError as exc:
+        err.print(str(exc), markup=False)
+        return 2
+    for warning in parsed.warnings:
+        err.print(f"warning: {warning}", markup=False)
+    for problem in parsed.problems:
+        err.print(f"{file}:{problem}", markup=False)
+    client = await connected(settings, err)
+    if client is None:
+        return 1
+    try:
+        await register_search_attributes(client, settings.temporal_namespace)
+    except RPCError as exc:  # e.g. Temporal Cloud: attributes are created in the console
+        err.print(f"warning: could not register search attributes: {exc.message}", markup=False)
+    started = existing = 0
+    with Progress(
+        TextColumn("importing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("import", total=len(parsed.accounts))
+        for _, account in parsed.accounts:
+            outcome = await start_account(client, account, settings.task_queue)
+            if outcome.started:
+                started += 1
+            else:
+                existing += 1
+            progress.advance(task)
+    out.print(
+        f"started {started}, already started {existing}, refused {len(parsed.problems)} "
+        f"(of {len(parsed.accounts) + len(parsed.problems)} rows)"
+    )
+    return 1 if parsed.problems else 0
+
+
+async def fetch_view(client: Client, account_id: str) -> AccountView:
+    handle = client.get_workflow_handle(workflow_id_for(account_id))
+    return await handle.query("status", result_type=AccountView)
+
+
+async def show_account(account_id: str, settings: Settings, out: Console, err: Console) -> int:
+    client = await connected(settings, err)
+    if client is None:
+        return 1
+    try:
+        view = await fetch_view(client, account_id)
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            err.print(f"no account {account_id}", markup=False)
+            return 1
+        raise
+    for table in account_tables(view):
+        out.print(table)
+    return 0

@@ -1,0 +1,91 @@
+"""`dunning dev` and `dunning worker`: run things until Ctrl-C, then stop them cleanly.
+
+`dunning dev` starts the embedded Temporal dev server (the `temporal` binary installed by pip,
+persisting to a SQLite file under the data directory, UI on its usual port), registers the
+search attributes, runs the worker, and optionally imports an accounts file. Stopping and
+starting again resumes the same accounts: the SQLite file keeps them and the outbox keeps what
+was sent, keyed by idempotency key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from pathlib import Path
+
+from rich.console import Console
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from cli.account_commands import connected, import_accounts
+from config.settings import Settings
+from config.temporal_client import bundled_binary
+from worker import build_worker
+from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
+
+
+async def _until_stopped() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+async def run_worker_only(settings: Settings, out: Console, err: Console) -> int:
+    client = await connected(settings, err)
+    if client is None:
+        return 1
+    worker = build_worker(client, settings)
+    out.print(
+        f"worker on task queue [bold]{settings.task_queue}[/bold] at "
+        f"{settings.temporal_address} ({settings.temporal_namespace}); Ctrl-C stops"
+    )
+    async with worker:
+        await _until_stopped()
+    out.print("worker stopped")
+    return 0
+
+
+async def run_dev(
+    settings: Settings, import_file: Path | None, ladder: str | None, out: Console, err: Console
+) -> int:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    database = settings.data_dir / "temporal.sqlite"
+    out.print(f"starting the Temporal dev server (state in {database}) ...")
+    env = await WorkflowEnvironment.start_local(
+        namespace=settings.temporal_namespace,
+        port=settings.dev_server_port,
+        ui=True,
+        ui_port=settings.dev_ui_port,
+        dev_server_existing_path=bundled_binary("temporal"),
+        dev_server_database_filename=str(database),
+        search_attributes=SEARCH_ATTRIBUTES,
+        data_converter=pydantic_data_converter,
+    )
+    try:
+        worker = build_worker(env.client, settings)
+        async with worker:
+            out.print(
+                f"Temporal on localhost:{settings.dev_server_port}, UI on "
+                f"http://localhost:{settings.dev_ui_port}, worker on '{settings.task_queue}', "
+                f"outbox in {settings.outbox_dir}"
+            )
+            if import_file is not None:
+                dev_settings = settings.model_copy(
+                    update={"temporal_address": f"localhost:{settings.dev_server_port}"}
+                )
+                await import_accounts(import_file, ladder, dev_settings, out, err)
+            out.print("running; Ctrl-C stops the worker and the server")
+            await _until_stopped()
+            out.print("stopping ...")
+    finally:
+        with contextlib.suppress(Exception):
+            await env.shutdown()
+    out.print("stopped")
+    return 0

@@ -1,0 +1,96 @@
+"""`dunning ladder validate|show`: schema errors and template checks, named by file and line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.table import Table
+
+from activities.render import RenderError, TemplateRenderer, sample_facts
+from activities.sms_segments import MAX_SEGMENTS, count_segments
+from config.ladder import Channel, Ladder
+from config.ladder_loader import LadderError, LadderProblem, line_of, load_ladder
+from config.settings import Settings
+from worker import renderer_for
+
+
+def _yaml_path(ladder: Ladder, where: str) -> tuple[int | str, ...]:
+    """`steps.sms-reminder.fallback` → ("steps", 1, "fallback"); `promise.broken` → template."""
+    parts = where.split(".")
+    if parts[0] == "steps":
+        index = next(i for i, step in enumerate(ladder.steps) if step.id == parts[1])
+        return ("steps", index, "fallback" if parts[-1] == "fallback" else "template")
+    return (*parts, "template")
+
+
+def template_problems(
+    file: Path, ladder: Ladder, renderer: TemplateRenderer
+) -> tuple[list[LadderProblem], list[str]]:
+    """Every template the ladder names must exist for the default locale and render."""
+    problems: list[LadderProblem] = []
+    warnings: list[str] = []
+    locale = renderer.default_locale
+    for where, channel, template in ladder.messages():
+        path = renderer.path_for(channel, template, locale)
+        line = line_of(file, _yaml_path(ladder, where))
+        field = where.replace("steps.", "steps[") + ("]" if where.startswith("steps.") else "")
+        if not (renderer.templates_dir / path).is_file():
+            problems.append(LadderProblem(file, line, field, f"template {path} does not exist"))
+            continue
+        for candidate in sorted(renderer.templates_dir.glob(f"{channel.value}/{template}.*")):
+            candidate_locale = candidate.name.split(".")[1]
+            try:
+                message = renderer.render(
+                    channel, template, sample_facts(candidate_locale, ladder.jurisdiction.value)
+                )
+            except RenderError as exc:
+                problems.append(LadderProblem(file, line, field, f"does not render: {exc}"))
+                continue
+            if channel == Channel.SMS:
+                count = count_segments(message.text)
+                if count.segments > MAX_SEGMENTS:
+                    warnings.append(
+                        f"{file}:{line}: {field}: {candidate.name} takes {count.segments} "
+                        f"SMS segments ({count.encoding}, {count.units} units) with a long name"
+                    )
+    return problems, warnings
+
+
+def validate_files(files: list[Path], settings: Settings) -> tuple[list[str], list[str]]:
+    renderer = renderer_for(settings)
+    problems: list[str] = []
+    warnings: list[str] = []
+    for file in files:
+        try:
+            ladder = load_ladder(file)
+        except LadderError as exc:
+            problems.extend(str(problem) for problem in exc.problems)
+            continue
+        found, warned = template_problems(file, ladder, renderer)
+        problems.extend(str(problem) for problem in found)
+        warnings.extend(warned)
+    return problems, warnings
+
+
+def ladder_table(ladder: Ladder) -> Table:
+    window = ladder.contact_window
+    table = Table(
+        title=f"{ladder.name} v{ladder.version} — {ladder.description}".rstrip(" —"),
+        caption=(
+            f"window {window.start:%H:%M}-{window.end:%H:%M} {','.join(window.days)}"
+            f" (debtor's zone); holidays {ladder.holidays or 'none'}; "
+            f"jurisdiction {ladder.jurisdiction.value}; closed as paid below {ladder.min_balance}"
+        ),
+    )
+    for column in ("day", "step", "channel", "template", "fallback", "deadline"):
+        table.add_column(column, justify="right" if column == "day" else "left")
+    for step in ladder.steps:
+        table.add_row(
+            str(step.day),
+            step.id,
+            "handoff" if step.is_handoff else (step.channel.value if step.channel else ""),
+            step.template or "",
+            step.fallback.value if step.fallback else "",
+            f"+{step.deadline_days} days" if step.deadline_days else "",
+        )
+    return table

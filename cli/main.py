@@ -1,0 +1,185 @@
+"""The `dunning` command. Thin: parse arguments, call the same code as everyone else, print.
+
+Exit codes: 0 success, 1 a refusal or a failure at run time, 2 bad input (the file, the line,
+what is wrong).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from config.settings import Settings, SettingsError, load_settings
+
+app = typer.Typer(
+    help="Multichannel dunning orchestrator: durable escalation ladders on Temporal.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+ladder_app = typer.Typer(help="Check and show ladders.", no_args_is_help=True)
+accounts_app = typer.Typer(help="Bring accounts in.", no_args_is_help=True)
+account_app = typer.Typer(help="Look at one account.", no_args_is_help=True)
+app.add_typer(ladder_app, name="ladder")
+app.add_typer(accounts_app, name="accounts")
+app.add_typer(account_app, name="account")
+
+out = Console()
+err = Console(stderr=True)
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(message, markup=False, highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def settings_or_exit() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        raise fail(f"settings: {exc}") from None
+
+
+# ---- ladders ---------------------------------------------------------------------------------
+
+
+@ladder_app.command("validate")
+def ladder_validate(
+    files: Annotated[list[Path], typer.Argument(help="Ladder YAML files.")],
+) -> None:
+    """Check ladders: schema, every field, and that each template exists and renders."""
+    from cli.ladder_commands import validate_files
+
+    problems, warnings = validate_files(files, settings_or_exit())
+    for line in [*warnings, *problems]:
+        err.print(line, markup=False, highlight=False, soft_wrap=True)
+    if problems:
+        raise typer.Exit(2)
+    out.print(f"[green]ok[/green] {len(files)} ladder(s) valid")
+
+
+@ladder_app.command("show")
+def ladder_show(file: Annotated[Path, typer.Argument(help="A ladder YAML file.")]) -> None:
+    """Print the ladder's timeline of steps as a table."""
+    from cli.ladder_commands import ladder_table
+    from config.ladder_loader import LadderError, load_ladder
+
+    try:
+        ladder = load_ladder(file)
+    except LadderError as exc:
+        raise fail(str(exc)) from None
+    out.print(ladder_table(ladder))
+
+
+# ---- accounts --------------------------------------------------------------------------------
+
+
+@accounts_app.command("import")
+def accounts_import(
+    file: Annotated[Path, typer.Argument(help="Accounts CSV (see CONTRACT section 1).")],
+    ladder: Annotated[
+        str | None, typer.Option(help="Ladder name or file for rows without one.")
+    ] = None,
+) -> None:
+    """Start one workflow per good row; report bad rows by line. Safe to run twice."""
+    from cli.account_commands import import_accounts
+
+    code = asyncio.run(import_accounts(file, ladder, settings_or_exit(), out, err))
+    raise typer.Exit(code)
+
+
+@account_app.command("show")
+def account_show(account_id: Annotated[str, typer.Argument(help="The account id.")]) -> None:
+    """Status, balance, ladder day, next contact, contacts and events of one account."""
+    from cli.account_commands import show_account
+
+    raise typer.Exit(asyncio.run(show_account(account_id, settings_or_exit(), out, err)))
+
+
+@app.command("preview")
+def preview(
+    file: Annotated[Path, typer.Argument(help="Accounts CSV.")],
+    ladder: Annotated[str, typer.Option(help="Ladder name or file.")],
+    step: Annotated[str, typer.Option(help="Step id (or promise.reminder, plan.missed, ...).")],
+    account_row: Annotated[int, typer.Option(help="Data row number, 1 = first account.")] = 1,
+    channel: Annotated[str | None, typer.Option(help="Render the step's fallback instead.")] = None,
+) -> None:
+    """Render one message for one account to the terminal."""
+    from cli.preview import preview_message
+
+    raise typer.Exit(
+        preview_message(file, ladder, step, account_row, channel, settings_or_exit(), out, err)
+    )
+
+
+# ---- running -----------------------------------------------------------------------------------
+
+
+@app.command("simulate")
+def simulate(
+    ladder: Annotated[Path, typer.Option(help="Ladder YAML file.")],
+    accounts: Annotated[Path, typer.Option(help="Accounts CSV.")],
+    events: Annotated[Path | None, typer.Option(help="Scripted events YAML.")] = None,
+    days: Annotated[int, typer.Option(help="Days to simulate.")] = 120,
+    start: Annotated[str | None, typer.Option(help="Start, ISO UTC (default: now).")] = None,
+    format: Annotated[str, typer.Option("--format", help="json or table.")] = "json",
+) -> None:
+    """Run the real workflows on Temporal's time-skipping server and report every contact."""
+    from simulation.engine import SimulationInputError, SimulationRequest, parse_start
+    from simulation.engine import simulate as run_simulation
+
+    if format not in ("json", "table"):
+        raise fail(f"--format {format!r}: use json or table")
+    settings = settings_or_exit()
+    try:
+        request = SimulationRequest(
+            ladder=ladder,
+            accounts=accounts,
+            events=events,
+            days=days,
+            start=parse_start(start, datetime.now(UTC)),
+        )
+        document = asyncio.run(run_simulation(request, settings))
+    except SimulationInputError as exc:
+        raise fail(str(exc)) from None
+    for item in document.get("rejected", []):
+        who = f" ({item['account_id']})" if item["account_id"] else ""
+        err.print(f"{accounts}:{item['line']}{who}: {item['reason']}", markup=False)
+    if format == "json":
+        sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
+    else:
+        from cli.tables import simulation_tables
+
+        for table in simulation_tables(document):
+            out.print(table)
+
+
+@app.command("worker")
+def worker() -> None:
+    """Run the worker alone against the configured Temporal server."""
+    from cli.dev import run_worker_only
+
+    raise typer.Exit(asyncio.run(run_worker_only(settings_or_exit(), out, err)))
+
+
+@app.command("dev")
+def dev(
+    import_file: Annotated[
+        Path | None, typer.Option("--import", help="Accounts CSV to import at start.")
+    ] = None,
+    ladder: Annotated[str | None, typer.Option(help="Default ladder for the import.")] = None,
+) -> None:
+    """The embedded Temporal dev server, the worker and the UI in one command (Ctrl-C stops)."""
+    from cli.dev import run_dev
+
+    raise typer.Exit(asyncio.run(run_dev(settings_or_exit(), import_file, ladder, out, err)))
+
+
+if __name__ == "__main__":
+    app()

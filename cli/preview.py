@@ -1,0 +1,113 @@
+"""`dunning preview`: render one message of a ladder for one account, without sending it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.console import Console
+from rich.panel import Panel
+from rich.text import Text
+
+from activities.account_activities import message_facts
+from activities.render import RenderError
+from cli.account_commands import ladder_catalog
+from config.ladder import Channel, Ladder
+from config.ladder_loader import LadderError
+from config.settings import Settings
+from intake.accounts_csv import AccountsFileError, read_accounts
+from worker import renderer_for
+from workflows.ladder_clock import ladder_day
+from workflows.types import send_request
+
+
+def message_of(ladder: Ladder, step: str) -> tuple[Channel, str, Channel | None, int | None]:
+    """(channel, template, fallback, deadline_days) of a step or of promise./plan. messages."""
+    refs = {
+        "promise.reminder": ladder.promise.reminder,
+        "promise.broken": ladder.promise.broken,
+        "plan.reminder": ladder.plan.reminder,
+        "plan.missed": ladder.plan.missed,
+    }
+    if step in refs:
+        ref = refs[step]
+        if ref is None:
+            raise KeyError(f"the ladder has no {step}")
+        return ref.channel, ref.template, None, None
+    try:
+        found = ladder.step(step)
+    except KeyError:
+        known = ", ".join([s.id for s in ladder.steps] + list(refs))
+        raise KeyError(f"no step {step!r} in ladder {ladder.name} (known: {known})") from None
+    if found.channel is None or found.template is None:
+        raise KeyError(f"step {step!r} is a handoff: it sends no message")
+    return found.channel, found.template, found.fallback, found.deadline_days
+
+
+def preview_message(
+    file: Path,
+    ladder: str,
+    step: str,
+    account_row: int,
+    channel: str | None,
+    settings: Settings,
+    out: Console,
+    err: Console,
+) -> int:
+    now = datetime.now(UTC)
+    try:
+        catalog, default = ladder_catalog(settings, ladder)
+        parsed = read_accounts(
+            file,
+            ladders=catalog,
+            default_ladder=default,
+            default_locale=settings.default_locale,
+            now=now,
+        )
+    except (LadderError, AccountsFileError) as exc:
+        err.print(str(exc), markup=False)
+        return 2
+    rows = {index + 1: account for index, (_, account) in enumerate(parsed.accounts)}
+    account = rows.get(account_row)
+    if account is None:
+        err.print(f"{file}: no good account row {account_row} ({len(rows)} good rows)")
+        return 2
+    chosen = catalog.get(default or "", account.ladder)
+    account = account.model_copy(update={"ladder": chosen})
+    try:
+        step_channel, template, fallback, deadline_days = message_of(chosen, step)
+    except KeyError as exc:
+        err.print(str(exc.args[0]), markup=False)
+        return 2
+    if channel is not None:
+        step_channel = Channel(channel)
+    request = send_request(
+        account,
+        idempotency_key="preview",
+        at=now,
+        balance=account.balance,
+        days_past_due=int(ladder_day(account.due_at, now, 0, None)),
+        step=step,
+        channel=step_channel,
+        template=template,
+        deadline_days=deadline_days,
+        promise_amount=account.balance,
+        promise_date=now.date(),
+        installment_amount=account.balance,
+        installment_date=now.date(),
+        installment_number=1,
+        installment_count=1,
+    )
+    try:
+        message = renderer_for(settings).render(
+            step_channel, template, message_facts(request, settings.payment_link_template)
+        )
+    except RenderError as exc:
+        err.print(str(exc), markup=False)
+        return 2
+    title = f"{step} · {step_channel.value} · {template}.{message.locale} → {account.account_id}"
+    body = (f"Subject: {message.subject}\n\n" if message.subject else "") + message.text
+    out.print(Panel(Text(body), title=title, expand=False))
+    if fallback is not None:
+        out.print(f"(fallback when {step_channel.value} cannot reach the debtor: {fallback.value})")
+    return 0

@@ -1,0 +1,198 @@
+"""The ladder language: what ops staff may write in `config/ladders/*.yaml`.
+
+Every model forbids unknown fields, so a typo such as `chanel:` is an error, not a silently
+ignored line. A validated `Ladder` travels in the workflow input: a running account never
+re-reads YAML and keeps the version it started with.
+"""
+
+from __future__ import annotations
+
+from datetime import time
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+StepId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=64)]
+TemplateName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=64)]
+
+
+class Channel(StrEnum):
+    EMAIL = "email"
+    SMS = "sms"
+    VOICEMAIL = "voicemail"
+    LETTER = "letter"
+
+
+class Jurisdiction(StrEnum):
+    US = "us"
+    UK = "uk"
+    EU = "eu"
+    NONE = "none"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ContactWindow(_Strict):
+    """Hours and weekdays during which the debtor may be contacted, in the debtor's zone."""
+
+    start: time
+    end: time
+    days: tuple[Weekday, ...] = Field(min_length=1)
+
+    @field_validator("days")
+    @classmethod
+    def _no_repeats(cls, days: tuple[Weekday, ...]) -> tuple[Weekday, ...]:
+        if len(set(days)) != len(days):
+            raise ValueError("a weekday is listed twice")
+        return days
+
+    @model_validator(mode="after")
+    def _start_before_end(self) -> ContactWindow:
+        if self.start >= self.end:
+            raise ValueError("start must be before end (windows do not cross midnight)")
+        return self
+
+    @property
+    def weekday_numbers(self) -> tuple[int, ...]:
+        return tuple(WEEKDAYS.index(day) for day in self.days)
+
+
+class Step(_Strict):
+    """One rung of the ladder: a contact on a channel, or the handoff."""
+
+    id: StepId
+    day: int = Field(ge=0, le=3650)
+    channel: Channel | None = None
+    template: TemplateName | None = None
+    deadline_days: int | None = Field(default=None, ge=1, le=365)
+    fallback: Channel | None = None
+    action: Literal["contact", "handoff"] = "contact"
+
+    @model_validator(mode="after")
+    def _shape(self) -> Step:
+        if self.action == "handoff":
+            extra = [
+                name
+                for name in ("channel", "template", "deadline_days", "fallback")
+                if getattr(self, name) is not None
+            ]
+            if extra:
+                raise ValueError(f"a handoff step takes no {', '.join(extra)}")
+            return self
+        if self.channel is None:
+            raise ValueError("a contact step needs a channel")
+        if self.template is None:
+            raise ValueError("a contact step needs a template")
+        if self.fallback == self.channel:
+            raise ValueError("fallback must differ from channel")
+        return self
+
+    @property
+    def is_handoff(self) -> bool:
+        return self.action == "handoff"
+
+
+class MessageRef(_Strict):
+    """A message outside the ladder (promise reminder, missed installment, ...)."""
+
+    channel: Channel
+    template: TemplateName
+
+
+class Reminder(MessageRef):
+    days_before: int = Field(ge=0, le=30)
+
+
+class PromisePolicy(_Strict):
+    grace_days: int = Field(default=0, ge=0, le=30)
+    max_days: int = Field(default=30, ge=1, le=365)
+    reminder: Reminder | None = None
+    broken: MessageRef | None = None
+
+
+class PlanPolicy(_Strict):
+    max_installments: int = Field(default=6, ge=1, le=60)
+    grace_days: int = Field(default=0, ge=0, le=30)
+    reminder: Reminder | None = None
+    missed: MessageRef | None = None
+    default_after_missed: int = Field(default=1, ge=1, le=60)
+
+
+# US debt-collection rules (FDCPA 15 U.S.C. 1692c(a)(1)): no contact before 8am or after 9pm.
+US_EARLIEST = time(8, 0)
+US_LATEST = time(21, 0)
+
+
+class Ladder(_Strict):
+    """A whole ladder as validated from YAML."""
+
+    name: StepId
+    version: int = Field(ge=1)
+    description: str = ""
+    jurisdiction: Jurisdiction = Jurisdiction.NONE
+    holidays: str | None = Field(default=None, pattern=r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")
+    contact_window: ContactWindow
+    min_balance: Decimal = Field(default=Decimal("0.00"), ge=0)
+    steps: tuple[Step, ...] = Field(min_length=1)
+    promise: PromisePolicy = PromisePolicy()
+    plan: PlanPolicy = PlanPolicy()
+
+    @field_validator("min_balance", mode="before")
+    @classmethod
+    def _no_float_money(cls, value: object) -> object:
+        if isinstance(value, float):
+            raise ValueError('write money as a quoted decimal string, e.g. "10.00"')
+        return value
+
+    @model_validator(mode="after")
+    def _steps_are_coherent(self) -> Ladder:
+        # Messages start with "@<path>:" so the loader can point at the exact line.
+        seen: set[str] = set()
+        for index, step in enumerate(self.steps):
+            if step.id in seen:
+                raise ValueError(f"@steps.{index}.id: step id {step.id!r} is used twice")
+            seen.add(step.id)
+            if index and step.day < self.steps[index - 1].day:
+                raise ValueError(f"@steps.{index}.day: steps must be listed in order of day")
+        for index, step in enumerate(self.steps[:-1]):
+            if step.is_handoff:
+                raise ValueError(f"@steps.{index}.action: the handoff step must be the last step")
+        if self.jurisdiction == Jurisdiction.US and (
+            self.contact_window.start < US_EARLIEST or self.contact_window.end > US_LATEST
+        ):
+            raise ValueError(
+                "@contact_window: a us ladder's window must stay within 08:00-21:00 "
+                "(FDCPA 15 U.S.C. 1692c(a)(1))"
+            )
+        return self
+
+    def step(self, step_id: str) -> Step:
+        for step in self.steps:
+            if step.id == step_id:
+                return step
+        raise KeyError(step_id)
+
+    def messages(self) -> list[tuple[str, Channel, str]]:
+        """Every (where, channel, template) this ladder can send, for template checks."""
+        found: list[tuple[str, Channel, str]] = []
+        for step in self.steps:
+            if step.channel is not None and step.template is not None:
+                found.append((f"steps.{step.id}", step.channel, step.template))
+                if step.fallback is not None:
+                    found.append((f"steps.{step.id}.fallback", step.fallback, step.template))
+        for where, ref in (
+            ("promise.reminder", self.promise.reminder),
+            ("promise.broken", self.promise.broken),
+            ("plan.reminder", self.plan.reminder),
+            ("plan.missed", self.plan.missed),
+        ):
+            if ref is not None:
+                found.append((where, ref.channel, ref.template))
+        return found

@@ -1,0 +1,139 @@
+"""Runtime settings: one typed object, read from `DUNNING_*` variables and an optional `.env`.
+
+Why one class: the worker, the CLI and (later) the webhook server must agree on where Temporal
+is, which task queue to use and who the creditor is. Reading the environment in one place means a
+wrong value fails at start-up, naming the variable, instead of deep inside an activity.
+
+Workflow code never imports this module: settings are machine state, not history.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+ENV_PREFIX = "DUNNING_"
+
+
+class SettingsError(Exception):
+    """Settings that cannot be used; the message names the variable."""
+
+
+class Settings(BaseSettings):
+    """Everything that changes between a laptop, a Temporal cluster and Temporal Cloud."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    environment: Literal["development", "production"] = "development"
+
+    # Temporal: the same worker runs on the dev server, a cluster or Temporal Cloud.
+    temporal_address: str = "localhost:7233"
+    temporal_namespace: str = "default"
+    temporal_api_key: SecretStr | None = None
+    temporal_tls: bool = False
+    temporal_tls_cert: Path | None = None
+    temporal_tls_key: Path | None = None
+    task_queue: str = "dunning"
+
+    # The embedded dev server of `dunning dev`.
+    dev_server_port: int = Field(default=7233, ge=1, le=65535)
+    dev_ui_port: int = Field(default=8233, ge=1, le=65535)
+
+    # Files.
+    data_dir: Path = PROJECT_ROOT / "data"
+    ladders_dir: Path = PROJECT_ROOT / "config" / "ladders"
+    templates_dir: Path = PROJECT_ROOT / "templates"
+    default_locale: str = "en"
+
+    # Who is owed: named in every message.
+    creditor_name: str = "Acme Utilities"
+    creditor_phone: str = "+1 415 555 0100"
+    creditor_email: str = "billing@acme.example"
+    creditor_address: str = "1 Market Street, San Francisco, CA 94105, US"
+    creditor_hours: str = "Mon-Fri 9:00-17:00"
+    payment_link_template: str = "https://pay.acme.example/a/{account_id}"
+
+    # Where messages go. `outbox` writes one file per message under the data directory.
+    transport: Literal["outbox", "live"] = "outbox"
+
+    @field_validator("temporal_address")
+    @classmethod
+    def _address_has_port(cls, value: str) -> str:
+        host, _, port = value.rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError("must be host:port, e.g. localhost:7233")
+        return value
+
+    @field_validator("payment_link_template")
+    @classmethod
+    def _link_names_account(cls, value: str) -> str:
+        if "{account_id}" not in value:
+            raise ValueError("must contain {account_id}")
+        return value
+
+    @field_validator("default_locale")
+    @classmethod
+    def _known_locale(cls, value: str) -> str:
+        from babel import Locale, UnknownLocaleError
+
+        try:
+            Locale.parse(value.replace("-", "_"))
+        except (ValueError, UnknownLocaleError) as exc:
+            raise ValueError(f"unknown locale {value!r}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _tls_pairs_and_secrets(self) -> Settings:
+        if (self.temporal_tls_cert is None) != (self.temporal_tls_key is None):
+            raise ValueError(
+                f"{ENV_PREFIX}TEMPORAL_TLS_CERT and {ENV_PREFIX}TEMPORAL_TLS_KEY go together"
+            )
+        if self.environment == "production" and "example" in self.payment_link_template:
+            raise ValueError(
+                f"{ENV_PREFIX}PAYMENT_LINK_TEMPLATE still points at the example domain"
+            )
+        return self
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.data_dir / "outbox"
+
+    @property
+    def handoff_dir(self) -> Path:
+        return self.data_dir / "handoff"
+
+    def payment_link(self, account_id: str) -> str:
+        return self.payment_link_template.format(account_id=account_id)
+
+
+def _describe(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        field = ".".join(str(part) for part in item["loc"]) or "settings"
+        name = f"{ENV_PREFIX}{field.upper()}" if item["loc"] else "settings"
+        lines.append(f"{name}: {item['msg']}")
+    return "; ".join(lines)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings, or raise SettingsError naming each bad variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

@@ -1,0 +1,83 @@
+"""Connect to Temporal as the settings say: the dev server, a cluster, or Temporal Cloud.
+
+Everyone (worker, CLI, webhook server, simulation) connects through here so they share the data
+converter: pydantic's, which carries Decimal as a string and datetimes with their zone.
+"""
+
+from __future__ import annotations
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import TLSConfig
+
+from config.settings import Settings
+
+
+def tls_config(settings: Settings) -> TLSConfig | bool:
+    if settings.temporal_tls_cert is not None and settings.temporal_tls_key is not None:
+        return TLSConfig(
+            client_cert=settings.temporal_tls_cert.read_bytes(),
+            client_private_key=settings.temporal_tls_key.read_bytes(),
+        )
+    # Temporal Cloud API keys always travel over TLS.
+    return settings.temporal_tls or settings.temporal_api_key is not None
+
+
+async def connect(settings: Settings) -> Client:
+    api_key = settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None
+    return await Client.connect(
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        api_key=api_key,
+        tls=tls_config(settings),
+        data_converter=pydantic_data_converter,
+    )
+
+
+async def register_search_attributes(client: Client, namespace: str) -> None:
+    """Register the Dunning* search attributes (idempotent: existing ones are left alone)."""
+    from temporalio.api.operatorservice.v1 import (
+        AddSearchAttributesRequest,
+        ListSearchAttributesRequest,
+    )
+    from temporalio.service import RPCError, RPCStatusCode
+
+    from workflows.search_attributes import ALL
+
+    try:
+        existing = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace=namespace)
+        )
+        known = set(existing.custom_attributes) | set(existing.system_attributes)
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.UNIMPLEMENTED:  # the time-skipping server cannot list
+            raise
+        known = set()
+    # The SDK's SearchAttributeIndexedValueType numbers are the API's IndexedValueType numbers.
+    wanted = {key.name: int(key.indexed_value_type) for key in ALL if key.name not in known}
+    if wanted:
+        try:
+            await client.operator_service.add_search_attributes(
+                AddSearchAttributesRequest(namespace=namespace, search_attributes=wanted)
+            )
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.ALREADY_EXISTS:
+                raise
+
+
+def bundled_binary(name: str) -> str:
+    """A Temporal binary installed by pip into this environment (`temporal`,
+    `temporal-test-server`), so nothing is downloaded at run time."""
+    import shutil
+    import sys
+    from pathlib import Path
+
+    beside = Path(sys.executable).parent / name
+    if beside.exists():
+        return str(beside)
+    found = shutil.which(name)
+    if found is None:
+        raise FileNotFoundError(
+            f"{name} not found beside {sys.executable} nor on PATH; run `make install`"
+        )
+    return found

@@ -1,0 +1,266 @@
+"""The account workflow's vocabulary: its input, its state, and what its activities take and give.
+
+These are plain pydantic models with no I/O, shared by the workflow (through the sandbox
+pass-through), the activities, the CLI and the tests. Money is Decimal (serialised as a string),
+every timestamp is timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, Field
+
+from config.ladder import Channel, ContactWindow, Ladder
+
+WORKFLOW_ID_PREFIX = "dunning-"
+
+
+def workflow_id_for(account_id: str) -> str:
+    return f"{WORKFLOW_ID_PREFIX}{account_id}"
+
+
+class Status(StrEnum):
+    ACTIVE = "active"
+    PROMISED = "promised"
+    PLAN = "plan"
+    DISPUTED = "disputed"
+    HELD = "held"
+    CEASED = "ceased"
+    PAID = "paid"
+    HANDED_OFF = "handed_off"
+    CLOSED = "closed"
+
+    @property
+    def is_final(self) -> bool:
+        return self in (Status.PAID, Status.HANDED_OFF, Status.CLOSED)
+
+
+class SuppressReason(StrEnum):
+    """Why a contact did not go out (the contract's `reason`)."""
+
+    NO_ADDRESS = "no_address"
+    OPTED_OUT = "opted_out"
+    UNDELIVERABLE = "undeliverable"
+    CEASED = "ceased"
+    DISPUTED = "disputed"
+    NO_CONTACT_WINDOW = "no_contact_window"
+    TEMPLATE_ERROR = "template_error"
+
+
+class ErrorType(StrEnum):
+    """ApplicationError types raised by activities and understood by the workflow."""
+
+    UNDELIVERABLE = "Undeliverable"
+    TEMPLATE = "TemplateError"
+    NO_CONTACT_WINDOW = "NoContactWindow"
+
+
+class Debtor(BaseModel):
+    """Who we contact and how. `zones` is resolved once, at intake, and never again."""
+
+    name: str
+    email: str | None = None
+    phone: str | None = None  # E.164
+    address: str | None = None
+    postal_code: str | None = None
+    city: str | None = None
+    country: str | None = None  # ISO 3166 alpha-2
+    locale: str = "en"
+    zones: tuple[str, ...] = Field(min_length=1)
+
+    @property
+    def primary_zone(self) -> str:
+        return self.zones[0]
+
+    def address_for(self, channel: Channel) -> str | None:
+        if channel == Channel.EMAIL:
+            return self.email
+        if channel in (Channel.SMS, Channel.VOICEMAIL):
+            return self.phone
+        if self.address and self.city:
+            return ", ".join(
+                part for part in (self.address, self.postal_code, self.city, self.country) if part
+            )
+        return None
+
+
+class ContactRecord(BaseModel):
+    """One contact attempt: sent, or suppressed with a reason."""
+
+    at: AwareDatetime
+    step: str
+    channel: Channel
+    template: str
+    outcome: Literal["sent", "suppressed"]
+    reason: str | None = None
+    locale: str | None = None
+    message_id: str | None = None
+    idempotency_key: str | None = None
+    deadline: date | None = None
+    fallback_for: Channel | None = None
+
+
+class EventRecord(BaseModel):
+    """An event applied to the account (accepted or refused) or one of its milestones."""
+
+    at: AwareDatetime
+    type: str
+    accepted: bool = True
+    reason: str | None = None
+    event_id: str | None = None
+    detail: dict[str, str] = Field(default_factory=dict)
+
+
+class AccountState(BaseModel):
+    """Everything the workflow knows; carried across continue-as-new."""
+
+    status: Status = Status.ACTIVE
+    balance: Decimal
+    next_step_index: int = 0
+    paused_seconds: int = 0
+    paused_since: AwareDatetime | None = None
+    contacts: list[ContactRecord] = Field(default_factory=list)
+    events: list[EventRecord] = Field(default_factory=list)
+    skipped_steps: list[str] = Field(default_factory=list)
+    unusable_channels: dict[str, str] = Field(default_factory=dict)
+    step_attempts: dict[str, int] = Field(default_factory=dict)
+    next_contact_at: AwareDatetime | None = None
+    started_at: AwareDatetime | None = None
+    closed_at: AwareDatetime | None = None
+    handoff_reference: str | None = None
+    runs: int = 1
+
+
+class AccountInput(BaseModel):
+    """The workflow's input: the account, the ladder it runs (a snapshot), and carried state."""
+
+    account_id: str
+    debtor: Debtor
+    balance: Decimal = Field(gt=0)
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    due_at: AwareDatetime  # the instant ladder day 0 began (local midnight of the due date)
+    ladder: Ladder
+    search_attributes: bool = True
+    # Continue-as-new once history passes this many events (well before Temporal's limits).
+    history_limit: int = Field(default=2_000, ge=50)
+    state: AccountState | None = None  # set only when continuing as new
+
+
+class AccountView(BaseModel):
+    """What the `status` query returns: the whole state plus derived figures."""
+
+    account_id: str
+    ladder_name: str
+    ladder_version: int
+    status: Status
+    balance: Decimal
+    currency: str
+    ladder_day: float
+    due_at: AwareDatetime
+    zones: tuple[str, ...]
+    next_contact_at: AwareDatetime | None
+    next_step: str | None
+    contacts: list[ContactRecord]
+    events: list[EventRecord]
+    skipped_steps: list[str]
+    unusable_channels: dict[str, str]
+    history_length: int
+    runs: int
+    as_of: AwareDatetime  # workflow time of the last task: ladder_day is measured then
+
+
+# ---- activity inputs and outputs -------------------------------------------------------------
+
+
+class WindowRequest(BaseModel):
+    not_before: AwareDatetime
+    zones: tuple[str, ...]
+    window: ContactWindow
+    holidays: str | None
+
+
+class SendRequest(BaseModel):
+    """One message to render and deliver, identified by an idempotency key."""
+
+    idempotency_key: str
+    at: AwareDatetime  # workflow time of the send: the message's date and deadline count from it
+    account_id: str
+    debtor: Debtor
+    balance: Decimal
+    currency: str
+    days_past_due: int
+    step: str
+    channel: Channel
+    template: str
+    jurisdiction: str
+    window: ContactWindow
+    holidays: str | None
+    deadline_days: int | None = None
+    promise_amount: Decimal | None = None
+    promise_date: date | None = None
+    installment_amount: Decimal | None = None
+    installment_date: date | None = None
+    installment_number: int | None = None
+    installment_count: int | None = None
+
+
+class SendReceipt(BaseModel):
+    message_id: str
+    locale: str
+    deadline: date | None = None
+    sent_at: AwareDatetime
+    duplicate: bool = False  # the ledger already had this key: nothing was sent again
+
+
+class HandoffRequest(BaseModel):
+    account_id: str
+    debtor: Debtor
+    balance: Decimal
+    currency: str
+    ladder_name: str
+    ladder_version: int
+    due_at: AwareDatetime
+    handed_off_at: AwareDatetime
+    contacts: list[ContactRecord]
+    events: list[EventRecord]
+
+
+def utc_iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def send_request(
+    account: AccountInput,
+    *,
+    idempotency_key: str,
+    at: datetime,
+    balance: Decimal,
+    days_past_due: int,
+    step: str,
+    channel: Channel,
+    template: str,
+    deadline_days: int | None = None,
+    **message_fields: object,
+) -> SendRequest:
+    """The one way to build a SendRequest (the workflow and `dunning preview` share it)."""
+    return SendRequest(
+        idempotency_key=idempotency_key,
+        at=at,
+        account_id=account.account_id,
+        debtor=account.debtor,
+        balance=balance,
+        currency=account.currency,
+        days_past_due=days_past_due,
+        step=step,
+        channel=channel,
+        template=template,
+        jurisdiction=account.ladder.jurisdiction.value,
+        window=account.ladder.contact_window,
+        holidays=account.ladder.holidays,
+        deadline_days=deadline_days,
+        **message_fields,  # type: ignore[arg-type]
+    )
