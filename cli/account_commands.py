@@ -10,7 +10,13 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from cli.tables import account_tables
-from config.ladder_loader import LadderError, find_ladder, load_catalog, load_ladder
+from config.ladder_loader import (
+    LadderError,
+    LadderProblem,
+    find_ladder,
+    load_catalog,
+    load_ladder,
+)
 from config.settings import Settings
 from config.temporal_client import connect, register_search_attributes
 from intake.accounts_csv import AccountsFileError, read_accounts
@@ -28,8 +34,13 @@ def ladder_catalog(settings: Settings, ladder: str | None):
             chosen = load_ladder(path)
             catalog[chosen.name] = chosen
             default = chosen.name
-        else:
+        elif ladder in catalog:
             default = ladder
+        else:
+            known = ", ".join(sorted(catalog)) or "none"
+            raise LadderError(
+                [LadderProblem(path, None, "(file)", f"no such ladder (known: {known})")]
+            )
     return catalog, default
 
 

@@ -31,7 +31,7 @@ app.add_typer(accounts_app, name="accounts")
 app.add_typer(account_app, name="account")
 
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # one error, one line: scripts grep it
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:

@@ -1,0 +1,230 @@
+"""The `dunning` command: ladder errors, import errors, preview, and `simulate` as CONTRACT §5."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cli.main import app
+from config.settings import PROJECT_ROOT
+
+SPEC = PROJECT_ROOT.parent / "shared" / "spec"
+LADDER = PROJECT_ROOT / "config" / "ladders" / "consumer-standard.yaml"
+ACCOUNTS = SPEC / "accounts.example.csv"
+
+
+@pytest.fixture
+def runner(monkeypatch, tmp_path: Path) -> CliRunner:
+    monkeypatch.setenv("DUNNING_DATA_DIR", str(tmp_path / "data"))
+    return CliRunner()
+
+
+def future_start(days: int = 30) -> str:
+    moment = datetime.now(UTC).replace(hour=6, minute=0, second=0, microsecond=0)
+    return (moment + timedelta(days=days)).isoformat().replace("+00:00", "Z")
+
+
+# ---- ladder validate / show ------------------------------------------------------------------
+
+
+def test_ladder_validate_accepts_the_shipped_ladders(runner: CliRunner):
+    result = runner.invoke(app, ["ladder", "validate", str(LADDER), str(LADDER.parent / "b2b-net30.yaml")])
+    assert result.exit_code == 0, result.output
+    assert "2 ladder(s) valid" in result.output
+
+
+def test_ladder_validate_names_file_line_and_field_of_a_typo(runner: CliRunner, tmp_path: Path):
+    broken = tmp_path / "broken.yaml"
+    text = LADDER.read_text().replace("    channel: sms\n", "    chanel: sms\n", 1)
+    broken.write_text(text)
+    line = text.splitlines().index("    chanel: sms") + 1
+    result = runner.invoke(app, ["ladder", "validate", str(broken)])
+    assert result.exit_code == 2
+    assert f"{broken}:{line}: steps[1] (sms-reminder).chanel: unknown field" in result.stderr
+
+
+def test_ladder_validate_refuses_a_missing_template(runner: CliRunner, tmp_path: Path):
+    broken = tmp_path / "missing-template.yaml"
+    text = LADDER.read_text().replace("template: courtesy", "template: no-such-letter")
+    broken.write_text(text)
+    line = next(i for i, row in enumerate(text.splitlines(), 1) if "no-such-letter" in row)
+    result = runner.invoke(app, ["ladder", "validate", str(broken)])
+    assert result.exit_code == 2
+    assert (
+        f"{broken}:{line}: steps[courtesy-email]: template email/no-such-letter.en.html "
+        "does not exist"
+    ) in result.stderr
+
+
+def test_ladder_validate_refuses_a_template_that_does_not_render(
+    runner: CliRunner, tmp_path: Path, monkeypatch
+):
+    templates = tmp_path / "templates"
+    (templates / "email").mkdir(parents=True)
+    (templates / "email" / "courtesy.en.html").write_text(
+        "{% block subject %}Hi {{ debtor.nmae }}{% endblock %}{% block text %}x{% endblock %}"
+    )
+    monkeypatch.setenv("DUNNING_TEMPLATES_DIR", str(templates))
+    ladder = tmp_path / "one.yaml"
+    ladder.write_text(
+        "name: one\nversion: 1\ncontact_window: {start: '08:00', end: '20:00', days: [mon]}\n"
+        "steps:\n  - {id: only, day: 1, channel: email, template: courtesy}\n"
+    )
+    result = runner.invoke(app, ["ladder", "validate", str(ladder)])
+    assert result.exit_code == 2
+    assert "does not render" in result.stderr and "nmae" in result.stderr
+
+
+def test_ladder_show_prints_the_timeline(runner: CliRunner):
+    result = runner.invoke(app, ["ladder", "show", str(LADDER)])
+    assert result.exit_code == 0
+    for text in ("courtesy-email", "sms-reminder", "handoff", "+14 days", "08:00-21:00"):
+        assert text in result.output
+
+
+# ---- accounts import: input errors (the end-to-end test covers a real import) -------------------
+
+
+def test_import_refuses_a_file_without_required_columns(runner: CliRunner, tmp_path: Path):
+    bad = tmp_path / "accounts.csv"
+    bad.write_text("account_id,name\nX-1,Someone\n")
+    result = runner.invoke(app, ["accounts", "import", str(bad)])
+    assert result.exit_code == 2
+    assert f"{bad}:1: missing column(s): balance, currency" in result.stderr
+
+
+def test_import_refuses_an_unknown_ladder_file(runner: CliRunner, tmp_path: Path):
+    result = runner.invoke(app, ["accounts", "import", str(ACCOUNTS), "--ladder", "nope.yaml"])
+    assert result.exit_code == 2
+    assert "nope.yaml" in result.stderr
+
+
+# ---- preview -------------------------------------------------------------------------------------
+
+
+def test_preview_renders_one_message_in_the_debtors_language(runner: CliRunner):
+    result = runner.invoke(
+        app,
+        ["preview", "--ladder", "consumer-standard", "--step", "courtesy-email",
+         "--account-row", "1", str(ACCOUNTS)],
+    )
+    assert result.exit_code == 0, result.output
+    assert "courtesy.fr" in result.output and "A-1001" in result.output
+    assert "120,50" in result.output  # Babel, French
+
+
+def test_preview_names_the_known_steps_when_the_step_is_wrong(runner: CliRunner):
+    result = runner.invoke(
+        app, ["preview", "--ladder", "consumer-standard", "--step", "nope", str(ACCOUNTS)]
+    )
+    assert result.exit_code == 2
+    assert "courtesy-email" in result.stderr
+
+
+# ---- simulate (CONTRACT section 5) ------------------------------------------------------------------
+
+
+def test_simulate_prints_the_contract_document(runner: CliRunner):
+    start = future_start()
+    result = runner.invoke(
+        app,
+        ["simulate", "--ladder", str(LADDER), "--accounts", str(ACCOUNTS), "--start", start,
+         "--days", "60", "--format", "json"],
+    )
+    assert result.exit_code == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["start"] == start
+    assert [a["account_id"] for a in document["accounts"]] == [
+        "A-1001", "A-1002", "A-1003", "A-1004", "A-1005",
+    ]
+    for account in document["accounts"]:
+        assert set(account) >= {"account_id", "ladder", "status", "balance", "currency",
+                                "contacts", "events"}
+        assert account["ladder"] == {"name": "consumer-standard", "version": 1}
+        assert re.fullmatch(r"\d+\.\d{2}", account["balance"])
+        for contact in account["contacts"]:
+            assert set(contact) == {"day", "at", "local", "step", "channel", "template",
+                                    "locale", "outcome", "reason"}
+            assert contact["at"].endswith("Z")
+            at = datetime.fromisoformat(contact["at"].replace("Z", "+00:00"))
+            local = datetime.fromisoformat(contact["local"])
+            assert local == at and local.utcoffset() is not None
+            assert 8 <= local.hour < 21
+            begin = datetime.fromisoformat(start.replace("Z", "+00:00"))
+            assert contact["day"] == round((at - begin).total_seconds() / 86400, 2)
+    a1001 = document["accounts"][0]
+    assert [c["step"] for c in a1001["contacts"]][:2] == ["courtesy-email", "sms-reminder"]
+    assert a1001["contacts"][0]["locale"] == "fr"
+    assert a1001["status"] == "handed_off"
+
+
+def test_simulate_table_format(runner: CliRunner):
+    result = runner.invoke(
+        app,
+        ["simulate", "--ladder", str(LADDER), "--accounts", str(ACCOUNTS), "--start",
+         future_start(), "--days", "10", "--format", "table"],
+    )
+    assert result.exit_code == 0
+    assert "A-1001" in result.stdout and "courtesy-email" in result.stdout
+
+
+def test_simulate_refuses_a_start_in_the_past(runner: CliRunner):
+    result = runner.invoke(
+        app,
+        ["simulate", "--ladder", str(LADDER), "--accounts", str(ACCOUNTS),
+         "--start", "2020-01-01T00:00:00Z"],
+    )
+    assert result.exit_code == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert "in the past" in result.stderr
+
+
+def test_simulate_refuses_a_broken_ladder_in_one_line(runner: CliRunner, tmp_path: Path):
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(LADDER.read_text().replace("  start: \"08:00\"", "  start: \"8 o'clock\""))
+    result = runner.invoke(
+        app, ["simulate", "--ladder", str(broken), "--accounts", str(ACCOUNTS)]
+    )
+    assert result.exit_code == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert re.match(rf"{re.escape(str(broken))}:\d+: contact_window\.start: ", result.stderr)
+
+
+def test_simulate_reports_bad_rows_and_runs_the_good_ones(runner: CliRunner, tmp_path: Path):
+    accounts = tmp_path / "accounts.csv"
+    rows = ACCOUNTS.read_text().splitlines()
+    rows.insert(2, "B-1,Broken Row,,,,,,FR,Europe/Paris,fr,12.345,EUR,3,,consumer-standard")
+    accounts.write_text("\n".join(rows) + "\n")
+    result = runner.invoke(
+        app,
+        ["simulate", "--ladder", str(LADDER), "--accounts", str(accounts), "--start",
+         future_start(), "--days", "3"],
+    )
+    assert result.exit_code == 0
+    assert f"{accounts}:3 (B-1): balance 12.345 has more than 2 decimals" in result.stderr
+    document = json.loads(result.stdout)
+    assert len(document["accounts"]) == 5
+    assert document["rejected"] == [
+        {"line": 3, "account_id": "B-1", "reason": "balance 12.345 has more than 2 decimals for EUR"}
+    ]
+
+
+def test_simulate_money_never_passes_through_float(runner: CliRunner, tmp_path: Path):
+    accounts = tmp_path / "accounts.csv"
+    accounts.write_text(
+        "account_id,name,email,country,timezone,balance,currency,days_past_due\n"
+        "M-1,Penny Exact,p@example.org,FR,Europe/Paris,0.30,EUR,0\n"
+        "M-2,Big Sum,b@example.org,FR,Europe/Paris,12345678901234567.89,EUR,0\n"
+    )
+    result = runner.invoke(
+        app, ["simulate", "--ladder", str(LADDER), "--accounts", str(accounts),
+              "--start", future_start(), "--days", "1"],
+    )
+    assert result.exit_code == 0, result.stderr
+    balances = [a["balance"] for a in json.loads(result.stdout)["accounts"]]
+    assert balances == ["0.30", "12345678901234567.89"]
