@@ -85,7 +85,7 @@ def next_open_moment(
         opens = [_open_in_zone(candidate, zone, window, holiday_country) for zone in infos]
         latest = max(opens)
         if latest == candidate:
-            return candidate.replace(microsecond=0) if candidate.microsecond else candidate
+            return candidate
         candidate = latest
     raise NoContactWindow(f"the contact window is never open in all of {', '.join(zones)} at once")
 

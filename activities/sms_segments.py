@@ -50,16 +50,26 @@ def is_gsm7(text: str) -> bool:
     return all(char in GSM7_BASIC or char in GSM7_EXTENDED for char in text)
 
 
+def _segments(sizes: list[int], single: int, multi: int) -> int:
+    """Pack characters of the given sizes into segments. A character is never split across
+    two segments (an escape sequence or a surrogate pair moves whole to the next one)."""
+    total = sum(sizes)
+    if total == 0:
+        return 0
+    if total <= single:
+        return 1
+    segments, used = 1, 0
+    for size in sizes:
+        if used + size > multi:
+            segments, used = segments + 1, 0
+        used += size
+    return segments
+
+
 def count_segments(text: str) -> SegmentCount:
     """How many segments `text` takes: 160/153 septets for GSM-7, 70/67 units for UCS-2."""
     if is_gsm7(text):
-        units = sum(2 if char in GSM7_EXTENDED else 1 for char in text)
-        single, multi, encoding = 160, 153, "GSM-7"
-    else:
-        units = len(text.encode("utf-16-le")) // 2
-        single, multi, encoding = 70, 67, "UCS-2"
-    if units <= single:
-        segments = 1 if units else 0
-    else:
-        segments = -(-units // multi)
-    return SegmentCount(encoding, units, segments)
+        sizes = [2 if char in GSM7_EXTENDED else 1 for char in text]
+        return SegmentCount("GSM-7", sum(sizes), _segments(sizes, 160, 153))
+    sizes = [len(char.encode("utf-16-le")) // 2 for char in text]
+    return SegmentCount("UCS-2", sum(sizes), _segments(sizes, 70, 67))

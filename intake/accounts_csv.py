@@ -46,7 +46,10 @@ KNOWN_COLUMNS = (
 )
 ACCOUNT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-AMOUNT = re.compile(r"^\d+(\.\d+)?$")
+AMOUNT = re.compile(r"^[0-9]+(\.[0-9]+)?$")
+DIGITS = re.compile(r"[0-9]+")
+# Babel knows these region codes, but they are not countries.
+NOT_COUNTRIES = frozenset({"ZZ", "EU", "EZ", "UN", "QO", "XA", "XB"})
 
 
 @dataclass(frozen=True)
@@ -100,7 +103,11 @@ def _country(raw: str | None) -> str | None:
     if raw is None:
         return None
     code = raw.upper()
-    if code not in get_global("territory_zones"):
+    if (
+        not re.fullmatch(r"[A-Z]{2}", code)
+        or code in NOT_COUNTRIES
+        or code not in get_global("territory_zones")
+    ):
         raise RowError(f"country {raw!r} is not an ISO 3166 alpha-2 code")
     return code
 
@@ -134,7 +141,7 @@ def _due_at(row: Mapping[str, str | None], zone: str, now: datetime) -> datetime
         raise RowError("give days_past_due or due_date, not both")
     today = now.astimezone(ZoneInfo(zone)).date()
     if dpd:
-        if not dpd.isdigit():
+        if not DIGITS.fullmatch(dpd):
             raise RowError(f"days_past_due {dpd!r} is not a whole number of days")
         due_date = today - timedelta(days=int(dpd))
     elif due:
@@ -227,9 +234,11 @@ def read_accounts(
     except OSError as exc:
         raise AccountsFileError(f"{path}: {exc.strerror or exc}") from None
     with handle:
-        reader = csv.DictReader(handle)
+        # csv.reader rather than DictReader: it yields blank lines too, so the first physical
+        # line of every record (which ops look for) is one past the previous record's last.
+        reader = csv.reader(handle)
         try:
-            header = reader.fieldnames
+            header = next(reader, None)
         except (csv.Error, UnicodeDecodeError) as exc:
             raise AccountsFileError(f"{path}: not a UTF-8 CSV file ({exc})") from None
         if not header:
@@ -243,19 +252,17 @@ def read_accounts(
             for column in columns
             if column not in KNOWN_COLUMNS
         ]
-        reader.fieldnames = columns
         accounts: list[tuple[int, AccountInput]] = []
         problems: list[RowProblem] = []
         first_seen: dict[str, int] = {}
-        line = 1
+        line = last_line = reader.line_num
         try:
-            for row in reader:
-                line = reader.line_num
-                if not any(
-                    (value or "").strip() for value in row.values() if isinstance(value, str)
-                ):
+            for fields in reader:
+                line, last_line = last_line + 1, reader.line_num
+                if not any(field.strip() for field in fields):
                     continue
-                if None in row:
+                row = dict(zip(columns, fields, strict=False))
+                if len(fields) > len(columns):
                     problems.append(RowProblem(line, _text(row, "account_id"), "too many fields"))
                     continue
                 try:
@@ -282,5 +289,5 @@ def read_accounts(
                 first_seen[account.account_id] = line
                 accounts.append((line, account))
         except (csv.Error, UnicodeDecodeError) as exc:
-            problems.append(RowProblem(line + 1, None, f"unreadable row: {exc}"))
+            problems.append(RowProblem(last_line + 1, None, f"unreadable row: {exc}"))
     return AccountsFile(accounts, problems, warnings)

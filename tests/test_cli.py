@@ -33,7 +33,9 @@ def future_start(days: int = 30) -> str:
 
 
 def test_ladder_validate_accepts_the_shipped_ladders(runner: CliRunner):
-    result = runner.invoke(app, ["ladder", "validate", str(LADDER), str(LADDER.parent / "b2b-net30.yaml")])
+    result = runner.invoke(
+        app, ["ladder", "validate", str(LADDER), str(LADDER.parent / "b2b-net30.yaml")]
+    )
     assert result.exit_code == 0, result.output
     assert "2 ladder(s) valid" in result.output
 
@@ -110,8 +112,16 @@ def test_import_refuses_an_unknown_ladder_file(runner: CliRunner, tmp_path: Path
 def test_preview_renders_one_message_in_the_debtors_language(runner: CliRunner):
     result = runner.invoke(
         app,
-        ["preview", "--ladder", "consumer-standard", "--step", "courtesy-email",
-         "--account-row", "1", str(ACCOUNTS)],
+        [
+            "preview",
+            "--ladder",
+            "consumer-standard",
+            "--step",
+            "courtesy-email",
+            "--account-row",
+            "1",
+            str(ACCOUNTS),
+        ],
     )
     assert result.exit_code == 0, result.output
     assert "courtesy.fr" in result.output and "A-1001" in result.output
@@ -126,30 +136,61 @@ def test_preview_names_the_known_steps_when_the_step_is_wrong(runner: CliRunner)
     assert "courtesy-email" in result.stderr
 
 
-# ---- simulate (CONTRACT section 5) ------------------------------------------------------------------
+# ---- simulate (CONTRACT section 5) ----------------------------------------------------------
 
 
 def test_simulate_prints_the_contract_document(runner: CliRunner):
     start = future_start()
     result = runner.invoke(
         app,
-        ["simulate", "--ladder", str(LADDER), "--accounts", str(ACCOUNTS), "--start", start,
-         "--days", "60", "--format", "json"],
+        [
+            "simulate",
+            "--ladder",
+            str(LADDER),
+            "--accounts",
+            str(ACCOUNTS),
+            "--start",
+            start,
+            "--days",
+            "60",
+            "--format",
+            "json",
+        ],
     )
     assert result.exit_code == 0, result.stderr
     document = json.loads(result.stdout)
     assert document["start"] == start
     assert [a["account_id"] for a in document["accounts"]] == [
-        "A-1001", "A-1002", "A-1003", "A-1004", "A-1005",
+        "A-1001",
+        "A-1002",
+        "A-1003",
+        "A-1004",
+        "A-1005",
     ]
     for account in document["accounts"]:
-        assert set(account) >= {"account_id", "ladder", "status", "balance", "currency",
-                                "contacts", "events"}
+        assert set(account) >= {
+            "account_id",
+            "ladder",
+            "status",
+            "balance",
+            "currency",
+            "contacts",
+            "events",
+        }
         assert account["ladder"] == {"name": "consumer-standard", "version": 1}
         assert re.fullmatch(r"\d+\.\d{2}", account["balance"])
         for contact in account["contacts"]:
-            assert set(contact) == {"day", "at", "local", "step", "channel", "template",
-                                    "locale", "outcome", "reason"}
+            assert set(contact) == {
+                "day",
+                "at",
+                "local",
+                "step",
+                "channel",
+                "template",
+                "locale",
+                "outcome",
+                "reason",
+            }
             assert contact["at"].endswith("Z")
             at = datetime.fromisoformat(contact["at"].replace("Z", "+00:00"))
             local = datetime.fromisoformat(contact["local"])
@@ -166,8 +207,19 @@ def test_simulate_prints_the_contract_document(runner: CliRunner):
 def test_simulate_table_format(runner: CliRunner):
     result = runner.invoke(
         app,
-        ["simulate", "--ladder", str(LADDER), "--accounts", str(ACCOUNTS), "--start",
-         future_start(), "--days", "10", "--format", "table"],
+        [
+            "simulate",
+            "--ladder",
+            str(LADDER),
+            "--accounts",
+            str(ACCOUNTS),
+            "--start",
+            future_start(),
+            "--days",
+            "10",
+            "--format",
+            "table",
+        ],
     )
     assert result.exit_code == 0
     assert "A-1001" in result.stdout and "courtesy-email" in result.stdout
@@ -176,8 +228,15 @@ def test_simulate_table_format(runner: CliRunner):
 def test_simulate_refuses_a_start_in_the_past(runner: CliRunner):
     result = runner.invoke(
         app,
-        ["simulate", "--ladder", str(LADDER), "--accounts", str(ACCOUNTS),
-         "--start", "2020-01-01T00:00:00Z"],
+        [
+            "simulate",
+            "--ladder",
+            str(LADDER),
+            "--accounts",
+            str(ACCOUNTS),
+            "--start",
+            "2020-01-01T00:00:00Z",
+        ],
     )
     assert result.exit_code == 2
     assert result.stderr.strip().count("\n") == 0
@@ -186,10 +245,8 @@ def test_simulate_refuses_a_start_in_the_past(runner: CliRunner):
 
 def test_simulate_refuses_a_broken_ladder_in_one_line(runner: CliRunner, tmp_path: Path):
     broken = tmp_path / "broken.yaml"
-    broken.write_text(LADDER.read_text().replace("  start: \"08:00\"", "  start: \"8 o'clock\""))
-    result = runner.invoke(
-        app, ["simulate", "--ladder", str(broken), "--accounts", str(ACCOUNTS)]
-    )
+    broken.write_text(LADDER.read_text().replace('  start: "08:00"', '  start: "8 o\'clock"'))
+    result = runner.invoke(app, ["simulate", "--ladder", str(broken), "--accounts", str(ACCOUNTS)])
     assert result.exit_code == 2
     assert result.stderr.strip().count("\n") == 0
     assert re.match(rf"{re.escape(str(broken))}:\d+: contact_window\.start: ", result.stderr)
@@ -202,15 +259,28 @@ def test_simulate_reports_bad_rows_and_runs_the_good_ones(runner: CliRunner, tmp
     accounts.write_text("\n".join(rows) + "\n")
     result = runner.invoke(
         app,
-        ["simulate", "--ladder", str(LADDER), "--accounts", str(accounts), "--start",
-         future_start(), "--days", "3"],
+        [
+            "simulate",
+            "--ladder",
+            str(LADDER),
+            "--accounts",
+            str(accounts),
+            "--start",
+            future_start(),
+            "--days",
+            "3",
+        ],
     )
     assert result.exit_code == 0
     assert f"{accounts}:3 (B-1): balance 12.345 has more than 2 decimals" in result.stderr
     document = json.loads(result.stdout)
     assert len(document["accounts"]) == 5
     assert document["rejected"] == [
-        {"line": 3, "account_id": "B-1", "reason": "balance 12.345 has more than 2 decimals for EUR"}
+        {
+            "line": 3,
+            "account_id": "B-1",
+            "reason": "balance 12.345 has more than 2 decimals for EUR",
+        }
     ]
 
 
@@ -222,8 +292,18 @@ def test_simulate_money_never_passes_through_float(runner: CliRunner, tmp_path: 
         "M-2,Big Sum,b@example.org,FR,Europe/Paris,12345678901234567.89,EUR,0\n"
     )
     result = runner.invoke(
-        app, ["simulate", "--ladder", str(LADDER), "--accounts", str(accounts),
-              "--start", future_start(), "--days", "1"],
+        app,
+        [
+            "simulate",
+            "--ladder",
+            str(LADDER),
+            "--accounts",
+            str(accounts),
+            "--start",
+            future_start(),
+            "--days",
+            "1",
+        ],
     )
     assert result.exit_code == 0, result.stderr
     balances = [a["balance"] for a in json.loads(result.stdout)["accounts"]]

@@ -23,8 +23,11 @@ from config.settings import PROJECT_ROOT
 LOCALES = ("en", "fr", "it", "es", "pl")
 TEMPLATES = PROJECT_ROOT / "templates"
 CREDITOR = Creditor(
-    name="Acme Utilities", phone="+1 415 555 0100", email="billing@acme.example",
-    address="1 Market Street, San Francisco, CA 94105, US", hours="Mon-Fri 9:00-17:00",
+    name="Acme Utilities",
+    phone="+1 415 555 0100",
+    email="billing@acme.example",
+    address="1 Market Street, San Francisco, CA 94105, US",
+    hours="Mon-Fri 9:00-17:00",
 )
 MESSAGES = sorted(
     {

@@ -46,7 +46,10 @@ async def record(target: Path) -> list[Path]:
         accounts, _ = load_inputs(request, settings, START)
         with tempfile.TemporaryDirectory() as handoff:
             async with build_worker(
-                env.client, settings, transport=MemoryOutbox(), handoff_dir=Path(handoff),
+                env.client,
+                settings,
+                transport=MemoryOutbox(),
+                handoff_dir=Path(handoff),
                 task_queue="record",
             ):
                 for _, account in accounts:

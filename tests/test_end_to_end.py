@@ -1,0 +1,120 @@
+"""End to end on the real Temporal dev server (the `temporal` binary from pip), wall-clock time.
+
+`dunning accounts import` runs as a subprocess, as ops would run it; the worker runs here with a
+file outbox. The ladder used is the example ladder with an always-open window, so the test does
+not depend on the hour at which CI runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest_asyncio
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from activities.transports.outbox import FileOutbox
+from config.settings import PROJECT_ROOT, load_settings
+from config.temporal_client import bundled_binary
+from worker import build_worker
+from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
+
+SPEC = PROJECT_ROOT.parent / "shared" / "spec"
+DUNNING = str(Path(sys.executable).parent / "dunning")
+
+
+@pytest_asyncio.fixture
+async def dev_env():
+    environment = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=bundled_binary("temporal"),
+        search_attributes=SEARCH_ATTRIBUTES,
+        data_converter=pydantic_data_converter,
+    )
+    async with environment:
+        yield environment
+
+
+def always_open_ladder(tmp_path: Path) -> Path:
+    text = (PROJECT_ROOT / "config" / "ladders" / "consumer-standard.yaml").read_text()
+    text = (
+        text.replace('start: "08:00"', 'start: "00:00"')
+        .replace('end: "21:00"', 'end: "23:59"')
+        .replace(
+            "days: [mon, tue, wed, thu, fri, sat]", "days: [mon, tue, wed, thu, fri, sat, sun]"
+        )
+        .replace("jurisdiction: us", "jurisdiction: none")
+        .replace("holidays: US", "holidays: FR")
+    )
+    path = tmp_path / "consumer-standard.yaml"
+    path.write_text(text)
+    return path
+
+
+async def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return await asyncio.to_thread(
+        subprocess.run, [DUNNING, *args], env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+async def wait_for_files(directory: Path, count: int, seconds: float = 30) -> list[Path]:
+    for _ in range(int(seconds * 10)):
+        files = sorted(directory.rglob("*.json"))
+        if len(files) >= count:
+            return files
+        await asyncio.sleep(0.1)
+    return sorted(directory.rglob("*.json"))
+
+
+async def test_import_run_restart_and_reimport_on_the_dev_server(dev_env, tmp_path: Path):
+    task_queue = f"e2e-{uuid.uuid4().hex[:8]}"
+    data_dir = tmp_path / "data"
+    cli_env = {
+        **os.environ,
+        "DUNNING_TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
+        "DUNNING_TASK_QUEUE": task_queue,
+        "DUNNING_DATA_DIR": str(data_dir),
+    }
+    settings = load_settings(data_dir=data_dir, task_queue=task_queue)
+    ladder = always_open_ladder(tmp_path)
+    accounts = tmp_path / "accounts.csv"
+    rows = (SPEC / "accounts.example.csv").read_text().splitlines()
+    rows.append("B-9,No Balance,,,,,,FR,Europe/Paris,fr,,EUR,3,,consumer-standard")
+    accounts.write_text("\n".join(rows) + "\n")
+
+    async with build_worker(dev_env.client, settings, transport=FileOutbox(settings.outbox_dir)):
+        first = await run_cli(
+            "accounts", "import", str(accounts), "--ladder", str(ladder), env=cli_env
+        )
+        assert first.returncode == 1, first.stderr  # one row refused
+        assert "started 5, already started 0, refused 1" in first.stdout
+        assert f"{accounts}:line 7 (B-9): balance is required" in first.stderr
+        # Each account past a step gets its latest due step at once (late entry), one message
+        # each; A-1001 is at ladder day 0 and waits for day 1.
+        files = await wait_for_files(settings.outbox_dir, 4)
+        assert sorted(path.parent.name for path in files) == [
+            "A-1002",
+            "A-1003",
+            "A-1004",
+            "A-1005",
+        ]
+
+    # The worker dies; a new one takes over the same accounts.
+    async with build_worker(dev_env.client, settings, transport=FileOutbox(settings.outbox_dir)):
+        again = await run_cli(
+            "accounts", "import", str(accounts), "--ladder", str(ladder), env=cli_env
+        )
+        assert "started 0, already started 5, refused 1" in again.stdout
+        shown = await run_cli("account", "show", "A-1004", env=cli_env)
+        assert shown.returncode == 0, shown.stderr
+        assert "first-letter" in shown.stdout and "sent" in shown.stdout
+        assert "courtesy-email, sms-reminder" in shown.stdout  # skipped by late entry
+        await asyncio.sleep(1)
+    assert len(sorted(settings.outbox_dir.rglob("*.json"))) == 4
+
+    missing = await run_cli("account", "show", "NOPE", env=cli_env)
+    assert missing.returncode == 1 and "no account NOPE" in missing.stderr
