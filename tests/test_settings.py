@@ -1,0 +1,42 @@
+"""Settings: wrong values fail at start-up with a message naming the variable."""
+
+from __future__ import annotations
+
+import pytest
+
+from config.settings import SettingsError, load_settings
+
+
+def test_defaults_run_offline_with_the_outbox():
+    settings = load_settings()
+    assert settings.transport == "outbox"
+    assert settings.payment_link("A-1") == "https://pay.acme.example/a/A-1"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "named"),
+    [
+        ("DUNNING_TEMPORAL_ADDRESS", "no-port", "DUNNING_TEMPORAL_ADDRESS"),
+        ("DUNNING_TRANSPORT", "carrier-pigeon", "DUNNING_TRANSPORT"),
+        ("DUNNING_DEV_SERVER_PORT", "99999", "DUNNING_DEV_SERVER_PORT"),
+        ("DUNNING_PAYMENT_LINK_TEMPLATE", "https://pay/", "DUNNING_PAYMENT_LINK_TEMPLATE"),
+        ("DUNNING_DEFAULT_LOCALE", "xx-nope", "DUNNING_DEFAULT_LOCALE"),
+        ("DUNNING_TEMPORAL_TLS_CERT", "/tmp/cert.pem", "DUNNING_TEMPORAL_TLS_KEY"),
+    ],
+)
+def test_a_wrong_setting_names_its_variable(monkeypatch, variable, value, named):
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError, match=named):
+        load_settings()
+
+
+def test_production_refuses_the_example_payment_link(monkeypatch):
+    monkeypatch.setenv("DUNNING_ENVIRONMENT", "production")
+    with pytest.raises(SettingsError, match="DUNNING_PAYMENT_LINK_TEMPLATE"):
+        load_settings()
+
+
+def test_settings_come_from_a_dotenv_file(monkeypatch, tmp_path):
+    (tmp_path / ".env").write_text("DUNNING_TASK_QUEUE=from-dotenv\n")
+    monkeypatch.chdir(tmp_path)
+    assert load_settings().task_queue == "from-dotenv"
