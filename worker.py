@@ -61,6 +61,8 @@ def build_worker(
         workflows=[AccountWorkflow],
         activities=[
             activities.next_contact_time,
+            activities.schedule_dates,
+            activities.classify_reply,
             activities.send_message,
             activities.export_handoff,
         ],

@@ -16,19 +16,30 @@ import json
 import os
 import tempfile
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.calendar import NoContactWindow, contact_deadline, next_open_moment
+from activities.calendar import (
+    NoContactWindow,
+    contact_deadline,
+    end_of_day,
+    next_open_moment,
+    reminder_moment,
+)
 from activities.render import MessageFacts, RenderError, TemplateRenderer
 from activities.transports.base import OutgoingMessage, Transport, Undeliverable
 from workflows.types import (
     ErrorType,
     HandoffRequest,
+    ReplyClassification,
+    ReplyRequest,
+    ScheduleAnswer,
+    ScheduledDate,
+    ScheduleRequest,
     SendReceipt,
     SendRequest,
     WindowRequest,
@@ -55,6 +66,45 @@ class AccountActivities:
             raise ApplicationError(
                 str(exc), type=ErrorType.NO_CONTACT_WINDOW, non_retryable=True
             ) from None
+
+    @activity.defn(name="schedule_dates")
+    async def schedule_dates(self, request: ScheduleRequest) -> ScheduleAnswer:
+        """Local dates of a promise or a plan → deadlines and reminder moments."""
+        zone = request.zones[0]
+        today = request.now.astimezone(ZoneInfo(zone)).date()
+        items = []
+        for item in request.items:
+            day = item.date or today + timedelta(days=item.due_in_days or 0)
+            reminder = None
+            if request.days_before is not None:
+                reminder = reminder_moment(
+                    request.now,
+                    day - timedelta(days=request.days_before),
+                    day,
+                    request.zones,
+                    request.window,
+                    request.holidays,
+                )
+            items.append(
+                ScheduledDate(
+                    date=day,
+                    due_by=end_of_day(day + timedelta(days=request.grace_days), zone),
+                    reminder_at=reminder,
+                )
+            )
+        return ScheduleAnswer(today=today, items=items)
+
+    @activity.defn(name="classify_reply")
+    async def classify_reply(self, request: ReplyRequest) -> ReplyClassification:
+        from inbound.classifier import classify_reply
+
+        result = classify_reply(request.text, request.locale, request.received_at, request.zone)
+        return ReplyClassification(
+            kind=result.kind,
+            promise_date=result.promise_date,
+            amount=result.amount,
+            matched=result.matched,
+        )
 
     @activity.defn(name="send_message")
     async def send_message(self, request: SendRequest) -> SendReceipt:

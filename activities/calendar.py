@@ -113,3 +113,47 @@ def contact_deadline(
 def local_midnight(day: date, zone: str) -> datetime:
     """The UTC instant at which `day` begins in `zone` (ladder day 0 of an account)."""
     return _local(day, time(0, 0), ZoneInfo(zone))
+
+
+def end_of_day(day: date, zone: str) -> datetime:
+    """ "By a date" means by the end of that day in the debtor's zone."""
+    return local_midnight(day + timedelta(days=1), zone)
+
+
+def reminder_moment(
+    now: datetime,
+    remind_on: date,
+    due_date: date,
+    zones: Sequence[str],
+    window: ContactWindow,
+    holiday_country: str | None,
+) -> datetime | None:
+    """When to remind of something due on `due_date`, `remind_on` being the ideal day.
+
+    The first open moment of `remind_on`; if that day has no open window, the last open window
+    before it; never after `due_date`, and never before `now`. None when no moment fits.
+    """
+    primary = ZoneInfo(zones[0])
+    today = now.astimezone(primary).date()
+
+    def opening(day: date) -> datetime | None:
+        try:
+            moment = next_open_moment(
+                max(now, local_midnight(day, zones[0])), zones, window, holiday_country
+            )
+        except NoContactWindow:
+            return None
+        return moment if moment.astimezone(primary).date() == day else None
+
+    day = remind_on
+    while day >= today:
+        moment = opening(day)
+        if moment is not None:
+            return moment
+        day -= timedelta(days=1)
+    # Nothing on or before the ideal day is still ahead: the next window, if before the date.
+    try:
+        moment = next_open_moment(now, zones, window, holiday_country)
+    except NoContactWindow:
+        return None
+    return moment if moment.astimezone(primary).date() <= due_date else None

@@ -27,7 +27,9 @@ from config.ladder_loader import LadderError, load_catalog, load_ladder
 from config.settings import Settings
 from config.temporal_client import bundled_binary, register_search_attributes
 from intake.accounts_csv import AccountsFileError, read_accounts
+from intake.events import EventNotDelivered, send_event
 from intake.start import start_account
+from simulation.events_file import EventsFileError, TimedEvent, load_events
 from worker import build_worker
 from workflows.types import AccountInput, AccountView, utc_iso, workflow_id_for
 
@@ -145,6 +147,20 @@ def load_inputs(
     return accounts.accounts, rejected
 
 
+async def apply_scripted(
+    client: Client, timed: TimedEvent, known: set[str], path: Path | None
+) -> None:
+    """Apply one scripted event as the CLI would; refusals are recorded by the workflow."""
+    if timed.account_id not in known:
+        raise SimulationInputError(
+            f"{path}:{timed.line}: account: unknown account {timed.account_id}"
+        )
+    try:
+        await send_event(client, timed.account_id, timed.event)
+    except EventNotDelivered as exc:
+        raise SimulationInputError(f"{path}:{timed.line}: {timed.event.type}: {exc}") from None
+
+
 async def simulate(request: SimulationRequest, settings: Settings) -> dict[str, Any]:
     real_now = datetime.now(UTC)
     start = request.start or real_now.replace(microsecond=0)
@@ -157,6 +173,10 @@ async def simulate(request: SimulationRequest, settings: Settings) -> dict[str, 
         await register_search_attributes(env.client, "default")
         await advance_to(env, start)
         accounts, rejected = load_inputs(request, settings, start)
+        try:
+            events = load_events(request.events) if request.events else []
+        except EventsFileError as exc:
+            raise SimulationInputError(str(exc)) from None
         outbox = MemoryOutbox()
         task_queue = f"simulate-{uuid.uuid4().hex[:8]}"
         with tempfile.TemporaryDirectory(prefix="dunning-handoff-") as handoff_dir:
@@ -169,6 +189,12 @@ async def simulate(request: SimulationRequest, settings: Settings) -> dict[str, 
             ):
                 for _, account in accounts:
                     await start_account(env.client, account, task_queue)
+                known = {account.account_id for _, account in accounts}
+                for timed in events:
+                    if timed.day > request.days:
+                        break
+                    await advance_to(env, start + timed.day * DAY)
+                    await apply_scripted(env.client, timed, known, request.events)
                 await advance_to(env, start + request.days * DAY)
                 views = [
                     await query_view(env.client, account.account_id) for _, account in accounts

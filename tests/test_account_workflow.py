@@ -57,6 +57,7 @@ async def test_example_ladder_runs_every_step_in_the_window_then_hands_off(harne
         handle = await harness.start(account(MONDAY))
         await harness.advance_to(MONDAY + 50 * DAY)
         view = await harness.view()
+        await harness.advance_to(MONDAY + 60 * DAY)  # past the week a closed account lingers
         result = await handle.result()  # the run has completed: its result is the final view
 
     assert view.status == Status.HANDED_OFF

@@ -7,12 +7,13 @@ every timestamp is timezone-aware UTC.
 
 from __future__ import annotations
 
+import datetime as dt
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field, field_validator
 
 from config.ladder import Channel, ContactWindow, Ladder
 
@@ -115,6 +116,109 @@ class EventRecord(BaseModel):
     detail: dict[str, str] = Field(default_factory=dict)
 
 
+EventType = Literal[
+    "payment",
+    "promise",
+    "plan",
+    "dispute",
+    "dispute_resolved",
+    "opt_out",
+    "cease",
+    "bankruptcy",
+    "deceased",
+    "hold",
+    "resume",
+    "delivery_failed",
+    "reply",
+]
+EVENT_TYPES: tuple[str, ...] = EventType.__args__  # type: ignore[attr-defined]
+
+
+class InstallmentSpec(BaseModel):
+    amount: Decimal
+    due_in_days: int | None = None
+    date: dt.date | None = None
+
+
+class AccountEvent(BaseModel):
+    """Something the debtor, ops or a provider did. `event_id` makes it idempotent."""
+
+    event_id: str | None = None
+    type: EventType
+    amount: Decimal | None = None
+    due_in_days: int | None = None
+    date: dt.date | None = None
+    installments: list[InstallmentSpec] | None = None
+    reason: str | None = None
+    outcome: Literal["validated", "upheld"] | None = None
+    channel: Channel | None = None
+    code: str | None = None
+    text: str | None = None
+    days: int | None = None
+    source: str = "ops"
+
+    @field_validator("code", mode="before")
+    @classmethod
+    def _code_as_text(cls, value: object) -> object:
+        return str(value) if isinstance(value, int) else value  # Twilio codes are numbers
+
+    @field_validator("amount", mode="before")
+    @classmethod
+    def _no_float_money(cls, value: object) -> object:
+        if isinstance(value, float):
+            raise ValueError('write money as a decimal string, e.g. "20.00"')
+        return value
+
+
+class EventResult(BaseModel):
+    accepted: bool
+    reason: str | None = None
+    status: Status
+    duplicate: bool = False
+    detail: dict[str, str] = Field(default_factory=dict)
+
+
+class PromiseState(BaseModel):
+    number: int
+    amount: Decimal
+    date: dt.date
+    due_by: AwareDatetime  # end of date + grace_days, debtor's zone
+    reminder_at: AwareDatetime | None = None
+    reminder_sent: bool = False
+    paid: Decimal = Decimal("0")
+
+
+class Installment(BaseModel):
+    number: int
+    amount: Decimal
+    date: dt.date
+    due_by: AwareDatetime
+    reminder_at: AwareDatetime | None = None
+    reminder_sent: bool = False
+    outcome: Literal["pending", "kept", "missed"] = "pending"
+
+
+class PlanState(BaseModel):
+    number: int
+    installments: list[Installment]
+    paid: Decimal = Decimal("0")
+    missed: int = 0
+
+
+class PendingMessage(BaseModel):
+    """A message outside the ladder (broken promise, missed installment) due at the next window."""
+
+    step: str
+    channel: Channel
+    template: str
+    promise_amount: Decimal | None = None
+    promise_date: date | None = None
+    installment_amount: Decimal | None = None
+    installment_date: date | None = None
+    installment_number: int | None = None
+    installment_count: int | None = None
+
+
 class AccountState(BaseModel):
     """Everything the workflow knows; carried across continue-as-new."""
 
@@ -133,6 +237,14 @@ class AccountState(BaseModel):
     closed_at: AwareDatetime | None = None
     handoff_reference: str | None = None
     runs: int = 1
+    promise: PromiseState | None = None
+    plan: PlanState | None = None
+    hold_until: AwareDatetime | None = None
+    contact_ceased: bool = False
+    pending: list[PendingMessage] = Field(default_factory=list)
+    seen_events: dict[str, EventResult] = Field(default_factory=dict)
+    promises: int = 0
+    plans: int = 0
 
 
 class AccountInput(BaseModel):
@@ -168,12 +280,57 @@ class AccountView(BaseModel):
     events: list[EventRecord]
     skipped_steps: list[str]
     unusable_channels: dict[str, str]
+    promise: PromiseState | None = None
+    plan: PlanState | None = None
+    hold_until: AwareDatetime | None = None
     history_length: int
     runs: int
     as_of: AwareDatetime  # workflow time of the last task: ladder_day is measured then
 
 
 # ---- activity inputs and outputs -------------------------------------------------------------
+
+
+class DateSpec(BaseModel):
+    date: dt.date | None = None
+    due_in_days: int | None = None
+
+
+class ScheduleRequest(BaseModel):
+    """Turn the debtor's local dates into instants (end of day + grace, reminder moments)."""
+
+    now: AwareDatetime
+    zones: tuple[str, ...]
+    window: ContactWindow
+    holidays: str | None
+    grace_days: int
+    days_before: int | None
+    items: list[DateSpec]
+
+
+class ScheduledDate(BaseModel):
+    date: dt.date
+    due_by: AwareDatetime
+    reminder_at: AwareDatetime | None
+
+
+class ScheduleAnswer(BaseModel):
+    today: date
+    items: list[ScheduledDate]
+
+
+class ReplyRequest(BaseModel):
+    text: str
+    locale: str
+    received_at: AwareDatetime
+    zone: str
+
+
+class ReplyClassification(BaseModel):
+    kind: str
+    promise_date: date | None = None
+    amount: Decimal | None = None
+    matched: str | None = None
 
 
 class WindowRequest(BaseModel):

@@ -1,6 +1,6 @@
 """Record workflow histories for the replay test: `python -m tests.histories.record`.
 
-Runs the shared example accounts (and events, once they exist) through the example ladder on
+Runs the shared example accounts and events through the example ladder on
 the time-skipping server and writes one JSON history per workflow run. Re-record only when a
 change is *meant* to alter the command sequence, and guard that change with `workflow.patched`
 so the old histories (still checked in) keep replaying.
@@ -21,7 +21,8 @@ from activities.transports.outbox import MemoryOutbox
 from config.settings import PROJECT_ROOT, load_settings
 from config.temporal_client import bundled_binary, register_search_attributes
 from intake.start import start_account
-from simulation.engine import SimulationRequest, advance_to, load_inputs
+from simulation.engine import SimulationRequest, advance_to, apply_scripted, load_inputs
+from simulation.events_file import load_events
 from worker import build_worker
 from workflows.types import workflow_id_for
 
@@ -54,11 +55,15 @@ async def record(target: Path) -> list[Path]:
             ):
                 for _, account in accounts:
                     await start_account(env.client, account, "record")
-                await advance_to(env, START + timedelta(days=60))
+                known = {account.account_id for _, account in accounts}
+                for timed in load_events(SPEC / "events.example.yaml"):
+                    await advance_to(env, START + timedelta(days=timed.day))
+                    await apply_scripted(env.client, timed, known, None)
+                await advance_to(env, START + timedelta(days=120))
                 for _, account in accounts:
                     handle = env.client.get_workflow_handle(workflow_id_for(account.account_id))
                     history = await handle.fetch_history()
-                    path = target / f"example-ladder-{account.account_id}.json"
+                    path = target / f"example-events-{account.account_id}.json"
                     path.write_text(history.to_json(), encoding="utf-8")
                     written.append(path)
     return written
