@@ -130,3 +130,49 @@ async def show_account(account_id: str, settings: Settings, out: Console, err: C
     for table in account_tables(view):
         out.print(table)
     return 0
+
+
+async def post_event(
+    account_id: str, event_fields: dict, settings: Settings, out: Console, err: Console
+) -> int:
+    """Send one event; print accepted or the reason it was refused. 0 accepted, 1 otherwise."""
+    from pydantic import ValidationError
+
+    from intake.events import EventNotDelivered, send_event
+    from workflows.types import AccountEvent
+
+    try:
+        event = AccountEvent.model_validate({"source": "cli", **event_fields})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        err.print(f"{'.'.join(map(str, first['loc']))}: {first['msg']}", markup=False)
+        return 2
+    client = await connected(settings, err)
+    if client is None:
+        return 1
+    try:
+        result = await send_event(client, account_id, event)
+    except EventNotDelivered as exc:
+        err.print(f"refused: {exc}", markup=False)
+        return 1
+    if result.accepted:
+        extra = ", ".join(f"{key} {value}" for key, value in result.detail.items() if value)
+        suffix = " (duplicate: already applied)" if result.duplicate else ""
+        out.print(
+            f"accepted: {event.type}; status {result.status.value}"
+            + (f"; {extra}" if extra else "")
+            + suffix,
+            markup=False,
+        )
+        return 0
+    err.print(f"refused: {result.reason}", markup=False)
+    return 1
+
+
+def parse_installment(text: str) -> dict:
+    """`2027-01-15:50.00` or `7:50.00` (due in 7 days) → an installment."""
+    when, _, amount = text.partition(":")
+    if not amount:
+        raise ValueError(f"installment {text!r}: write DATE:AMOUNT or DAYS:AMOUNT")
+    key = "due_in_days" if when.isdigit() else "date"
+    return {key: when, "amount": amount}

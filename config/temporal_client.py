@@ -81,3 +81,26 @@ def bundled_binary(name: str) -> str:
             f"{name} not found beside {sys.executable} nor on PATH; run `make install`"
         )
     return found
+
+
+def stderr_runtime():
+    """A Temporal runtime whose core logs go through Python logging (stderr), never stdout,
+    so `dunning simulate --format json` prints nothing but its document there."""
+    import logging
+
+    from temporalio.runtime import (
+        LogForwardingConfig,
+        LoggingConfig,
+        Runtime,
+        TelemetryConfig,
+        TelemetryFilter,
+    )
+
+    return Runtime(
+        telemetry=TelemetryConfig(
+            logging=LoggingConfig(
+                filter=TelemetryFilter(core_level="ERROR", other_level="ERROR"),
+                forwarding=LogForwardingConfig(logger=logging.getLogger("temporalio.core")),
+            )
+        )
+    )

@@ -25,7 +25,7 @@ from temporalio.testing import WorkflowEnvironment
 from activities.transports.outbox import MemoryOutbox
 from config.ladder_loader import LadderError, load_catalog, load_ladder
 from config.settings import Settings
-from config.temporal_client import bundled_binary, register_search_attributes
+from config.temporal_client import bundled_binary, register_search_attributes, stderr_runtime
 from intake.accounts_csv import AccountsFileError, read_accounts
 from intake.events import EventNotDelivered, send_event
 from intake.start import start_account
@@ -169,6 +169,7 @@ async def simulate(request: SimulationRequest, settings: Settings) -> dict[str, 
     async with await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=bundled_binary("temporal-test-server"),
         data_converter=pydantic_data_converter,
+        runtime=stderr_runtime(),
     ) as env:
         await register_search_attributes(env.client, "default")
         await advance_to(env, start)

@@ -308,3 +308,85 @@ def test_simulate_money_never_passes_through_float(runner: CliRunner, tmp_path: 
     assert result.exit_code == 0, result.stderr
     balances = [a["balance"] for a in json.loads(result.stdout)["accounts"]]
     assert balances == ["0.30", "12345678901234567.89"]
+
+
+def test_simulate_applies_the_shared_events_file_line_by_line(runner: CliRunner):
+    result = runner.invoke(
+        app,
+        [
+            "simulate",
+            "--ladder",
+            str(LADDER),
+            "--accounts",
+            str(ACCOUNTS),
+            "--events",
+            str(SPEC / "events.example.yaml"),
+            "--start",
+            future_start(1),
+            "--days",
+            "120",
+            "--format",
+            "json",
+        ],
+    )
+    assert result.exit_code == 0, result.stderr
+    accounts = {a["account_id"]: a for a in json.loads(result.stdout)["accounts"]}
+
+    def events(account_id: str) -> list[tuple[float, str, bool]]:
+        return [(e["day"], e["type"], e["accepted"]) for e in accounts[account_id]["events"]]
+
+    # A-1001: pays 20.00 on day 3.5, promises the remaining 100.50 in 6 days, never pays it.
+    a1001 = events("A-1001")
+    assert a1001[:2] == [(3.5, "payment", True), (4.0, "promise", True)]
+    assert a1001[2][1] == "promise_broken"
+    assert accounts["A-1001"]["balance"] == "100.50"
+    steps_1001 = [c["step"] for c in accounts["A-1001"]["contacts"]]
+    assert "promise-1-reminder" in steps_1001 and "promise-1-broken" in steps_1001
+    # A-1002: "STOP" by SMS → opted out of SMS; no SMS goes out after day 6.
+    assert events("A-1002")[:2] == [(6.0, "reply", True), (6.0, "opt_out", True)]
+    assert not [
+        c
+        for c in accounts["A-1002"]["contacts"]
+        if c["channel"] == "sms" and c["outcome"] == "sent" and c["day"] > 6
+    ]
+    # A-1003: "Pagaré el viernes que viene" → a promise with a date.
+    assert events("A-1003")[:2] == [(2.0, "reply", True), (2.0, "promise", True)]
+    # A-1004: dispute on day 8, validated on day 20: no contact in between.
+    assert events("A-1004")[:2] == [(8.0, "dispute", True), (20.0, "dispute_resolved", True)]
+    assert not [c for c in accounts["A-1004"]["contacts"] if 8 < c["day"] < 20]
+    # A-1005: a plan of three installments; SMS undeliverable from day 9.
+    a1005 = events("A-1005")
+    assert a1005[:2] == [(3.0, "plan", True), (9.0, "delivery_failed", True)]
+    assert "plan_default" in [e[1] for e in a1005]
+    later_sms = [
+        c for c in accounts["A-1005"]["contacts"] if c["channel"] == "sms" and c["day"] > 9
+    ]
+    assert later_sms and all(
+        c["outcome"] == "suppressed" and c["reason"] == "undeliverable" for c in later_sms
+    )
+
+
+def test_simulate_refuses_a_bad_events_file_naming_the_line(runner: CliRunner, tmp_path: Path):
+    events = tmp_path / "events.yaml"
+    events.write_text(
+        '- {account: A-1001, day: 1, type: payment, amount: "5.00"}\n'
+        "- {account: A-1001, day: 2, type: promis}\n"
+    )
+    result = runner.invoke(
+        app,
+        [
+            "simulate",
+            "--ladder",
+            str(LADDER),
+            "--accounts",
+            str(ACCOUNTS),
+            "--events",
+            str(events),
+            "--start",
+            future_start(),
+            "--days",
+            "5",
+        ],
+    )
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"{events}:2: type: ")

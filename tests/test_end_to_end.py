@@ -109,10 +109,32 @@ async def test_import_run_restart_and_reimport_on_the_dev_server(dev_env, tmp_pa
             "accounts", "import", str(accounts), "--ladder", str(ladder), env=cli_env
         )
         assert "started 0, already started 5, refused 1" in again.stdout
+        paid = await run_cli("account", "pay", "A-1004", "50.00", "--event-id", "p-1", env=cli_env)
+        assert paid.returncode == 0 and "accepted: payment" in paid.stdout, paid.stderr
+        again_paid = await run_cli(
+            "account", "pay", "A-1004", "50.00", "--event-id", "p-1", env=cli_env
+        )
+        assert "duplicate" in again_paid.stdout
+        zero = await run_cli("account", "pay", "A-1004", "0", env=cli_env)
+        assert zero.returncode == 1 and "refused: amount must be greater than 0" in zero.stderr
+        far = await run_cli("account", "promise", "A-1004", "--days", "90", env=cli_env)
+        assert far.returncode == 1 and "more than 30 days away" in far.stderr
+        plan = await run_cli(
+            "account",
+            "plan",
+            "A-1004",
+            "--installment",
+            "7:200.00",
+            "--installment",
+            "21:200.00",
+            env=cli_env,
+        )
+        assert plan.returncode == 0 and "status plan" in plan.stdout, plan.stderr
         shown = await run_cli("account", "show", "A-1004", env=cli_env)
         assert shown.returncode == 0, shown.stderr
         assert "first-letter" in shown.stdout and "sent" in shown.stdout
         assert "courtesy-email, sms-reminder" in shown.stdout  # skipped by late entry
+        assert "400.00 PLN" in shown.stdout and "plan" in shown.stdout
         await asyncio.sleep(1)
     assert len(sorted(settings.outbox_dir.rglob("*.json"))) == 4
 
