@@ -442,3 +442,24 @@ async def test_a_payment_during_a_send_applies_right_after_it_and_nothing_is_hal
     assert steps(view) == ["courtesy-email:email:sent"]  # recorded, then paid; nothing more
     assert kinds(view) == ["payment"]
     assert view.contacts[0].at < view.events[0].at
+
+
+# ---- replies --------------------------------------------------------------------------------
+
+
+async def test_replies_are_classified_and_applied_or_kept_for_a_person(harness: Harness):
+    async with harness.worker():
+        await harness.start(account(MONDAY))
+        await harness.advance_to(MONDAY + 2 * DAY)  # Wednesday 6 January
+        unknown = await event(harness, "reply", channel="email", text="Qui êtes-vous ?")
+        promise = await event(harness, "reply", channel="sms", text="je paierai le 15")
+        stop = await event(harness, "reply", channel="sms", text="ARRET")
+        dispute = await event(harness, "reply", channel="email", text="Je conteste cette dette")
+        view = await harness.view()
+    assert unknown.accepted and unknown.detail["kind"] == "unknown"
+    assert promise.accepted and promise.detail["date"] == "2027-01-15"
+    assert stop.accepted and view.unusable_channels == {"sms": "opted_out"}
+    assert dispute.accepted and view.status == Status.DISPUTED
+    assert kinds(view) == [
+        "reply", "reply", "promise", "reply", "opt_out", "reply", "dispute", "promise_cancelled",
+    ]
