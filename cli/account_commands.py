@@ -44,6 +44,19 @@ def ladder_catalog(settings: Settings, ladder: str | None):
     return catalog, default
 
 
+def load_accounts(file: Path, ladder: str | None, settings: Settings, now):
+    """The ladders (plus --ladder) and the accounts file read against them."""
+    catalog, default = ladder_catalog(settings, ladder)
+    parsed = read_accounts(
+        file,
+        ladders=catalog,
+        default_ladder=default,
+        default_locale=settings.default_locale,
+        now=now,
+    )
+    return catalog, default, parsed
+
+
 async def connected(settings: Settings, err: Console) -> Client | None:
     try:
         return await connect(settings)
@@ -63,14 +76,7 @@ async def import_accounts(
     from datetime import UTC, datetime
 
     try:
-        catalog, default = ladder_catalog(settings, ladder)
-        parsed = read_accounts(
-            file,
-            ladders=catalog,
-            default_ladder=default,
-            default_locale=settings.default_locale,
-            now=datetime.now(UTC),
-        )
+        _, _, parsed = load_accounts(file, ladder, settings, datetime.now(UTC))
     except LadderError as exc:
         err.print(str(exc), markup=False)
         return 2

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -304,5 +305,22 @@ def dev(
     raise typer.Exit(asyncio.run(run_dev(settings_or_exit(), import_file, ladder, out, err)))
 
 
+def main() -> None:
+    """Console entry point. Skips interpreter finalisation once the command is done: the
+    Temporal client's Rust threads can outlive the event loop, and tearing the interpreter down
+    under them occasionally aborts the process (SIGABRT) after a command that succeeded."""
+    code: int | str | None = 0
+    try:
+        app()
+    except SystemExit as exit_:
+        code = exit_.code
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if isinstance(code, str):
+        sys.stderr.write(code + "\n")
+        code = 1
+    os._exit(code or 0)
+
+
 if __name__ == "__main__":
-    app()
+    main()

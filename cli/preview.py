@@ -11,11 +11,11 @@ from rich.text import Text
 
 from activities.account_activities import message_facts
 from activities.render import RenderError
-from cli.account_commands import ladder_catalog
+from cli.account_commands import load_accounts
 from config.ladder import Channel, Ladder
 from config.ladder_loader import LadderError
 from config.settings import Settings
-from intake.accounts_csv import AccountsFileError, read_accounts
+from intake.accounts_csv import AccountsFileError
 from worker import renderer_for
 from workflows.ladder_clock import ladder_day
 from workflows.types import send_request
@@ -56,14 +56,7 @@ def preview_message(
 ) -> int:
     now = datetime.now(UTC)
     try:
-        catalog, default = ladder_catalog(settings, ladder)
-        parsed = read_accounts(
-            file,
-            ladders=catalog,
-            default_ladder=default,
-            default_locale=settings.default_locale,
-            now=now,
-        )
+        catalog, default, parsed = load_accounts(file, ladder, settings, now)
     except (LadderError, AccountsFileError) as exc:
         err.print(str(exc), markup=False)
         return 2

@@ -461,5 +461,12 @@ async def test_replies_are_classified_and_applied_or_kept_for_a_person(harness: 
     assert stop.accepted and view.unusable_channels == {"sms": "opted_out"}
     assert dispute.accepted and view.status == Status.DISPUTED
     assert kinds(view) == [
-        "reply", "reply", "promise", "reply", "opt_out", "reply", "dispute", "promise_cancelled",
+        "reply",
+        "reply",
+        "promise",
+        "reply",
+        "opt_out",
+        "reply",
+        "dispute",
+        "promise_cancelled",
     ]

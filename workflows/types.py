@@ -205,18 +205,23 @@ class PlanState(BaseModel):
     missed: int = 0
 
 
-class PendingMessage(BaseModel):
-    """A message outside the ladder (broken promise, missed installment) due at the next window."""
+class MessageDetails(BaseModel):
+    """What a message outside the ladder speaks of: a promise or an installment."""
 
-    step: str
-    channel: Channel
-    template: str
     promise_amount: Decimal | None = None
     promise_date: date | None = None
     installment_amount: Decimal | None = None
     installment_date: date | None = None
     installment_number: int | None = None
     installment_count: int | None = None
+
+
+class PendingMessage(MessageDetails):
+    """A message outside the ladder (broken promise, missed installment) due at the next window."""
+
+    step: str
+    channel: Channel
+    template: str
 
 
 class AccountState(BaseModel):
@@ -340,7 +345,7 @@ class WindowRequest(BaseModel):
     holidays: str | None
 
 
-class SendRequest(BaseModel):
+class SendRequest(MessageDetails):
     """One message to render and deliver, identified by an idempotency key."""
 
     idempotency_key: str
@@ -357,12 +362,6 @@ class SendRequest(BaseModel):
     window: ContactWindow
     holidays: str | None
     deadline_days: int | None = None
-    promise_amount: Decimal | None = None
-    promise_date: date | None = None
-    installment_amount: Decimal | None = None
-    installment_date: date | None = None
-    installment_number: int | None = None
-    installment_count: int | None = None
 
 
 class SendReceipt(BaseModel):
