@@ -470,3 +470,17 @@ async def test_replies_are_classified_and_applied_or_kept_for_a_person(harness: 
         "dispute",
         "promise_cancelled",
     ]
+
+
+async def test_no_reminder_for_an_installment_already_paid(harness: Harness):
+    async with harness.worker():
+        await harness.start(account(MONDAY))
+        await harness.advance_to(MONDAY + 2 * DAY)
+        await event(harness, "plan", installments=installments((10, "60.25"), (20, "60.25")))
+        await event(harness, "payment", amount=Decimal("60.25"))  # the first, paid early
+        await harness.advance_to(MONDAY + 15 * DAY)
+        view = await harness.view()
+    assert view.status == Status.PLAN
+    reminders = [c.step for c in view.contacts if c.step.endswith("-reminder")]
+    assert reminders == []  # installment 1 paid; installment 2's reminder is due on 24 Jan
+    assert kinds(view) == ["plan", "payment", "installment_kept"]
