@@ -387,3 +387,62 @@ async def test_history_stays_small_and_continue_as_new_keeps_the_state(harness: 
         "final-notice",
     ]
     assert len(harness.outbox.messages()) == 5
+
+
+# ---- failure paths --------------------------------------------------------------------------
+
+
+async def test_zones_whose_windows_never_overlap_suppress_the_contact_not_the_ladder(
+    harness: Harness,
+):
+    ladder = ladder_from(
+        small_ladder(
+            """
+  - {id: notice, day: 1, channel: email, template: courtesy}
+  - {id: handoff, day: 3, action: handoff}
+""",
+            days="[mon, tue, wed, thu, fri, sat, sun]",
+            window=("09:00", "10:00"),
+            holidays="FR",
+        )
+    )
+    stranded = account(MONDAY, ladder=ladder)
+    # UTC+14 and UTC-11: the one-hour windows are an hour apart and never meet.
+    debtor = stranded.debtor.model_copy(
+        update={"zones": ("Pacific/Kiritimati", "Pacific/Pago_Pago")}
+    )
+    async with harness.worker():
+        await harness.start(stranded.model_copy(update={"debtor": debtor}))
+        await harness.advance_to(MONDAY + 5 * DAY)
+        view = await harness.view()
+    assert [(c.step, c.outcome, c.reason) for c in view.contacts] == [
+        ("notice", "suppressed", "no_contact_window"),
+    ]
+    assert view.status == Status.HANDED_OFF
+
+
+class ProviderDown:
+    """Every send fails with a retryable error."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def deliver(self, message: OutgoingMessage) -> Delivery:
+        self.calls += 1
+        raise ConnectionError("provider unavailable")
+
+
+async def test_a_provider_outage_retries_at_later_windows_then_suppresses_the_step(
+    harness: Harness,
+):
+    transport = ProviderDown()
+    async with harness.worker(transport):
+        await harness.start(account(MONDAY))
+        await harness.advance_to(MONDAY + 3 * DAY)
+        view = await harness.view()
+    courtesy = [c for c in view.contacts if c.step == "courtesy-email"]
+    assert [(c.outcome, c.reason) for c in courtesy] == [("suppressed", "send_failed")]
+    assert [e.type for e in view.events] == ["send_failed"] * 3
+    assert transport.calls > 3
+    # Every attempt stayed inside the window: the last round began before 21:00 Paris.
+    assert all(8 <= e.at.astimezone(PARIS).hour < 21 for e in view.events)

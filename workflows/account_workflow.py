@@ -197,7 +197,8 @@ class AccountWorkflow:
         """The next open contact window at or after the action's time (None: there is none)."""
         try:
             return await self._next_window(action.at)
-        except ActivityError as err:
+        except (ActivityError, ApplicationError) as err:
+            # A local activity's failure may arrive bare or wrapped: accept both.
             if _error_type(err) != ErrorType.NO_CONTACT_WINDOW:
                 raise
         steps = ladder_clock.due_group(self.ladder.steps, self.state.next_step_index)
@@ -986,8 +987,8 @@ class AccountWorkflow:
         return self._view()
 
 
-def _error_type(err: ActivityError) -> str | None:
-    cause = err.cause
+def _error_type(err: ActivityError | ApplicationError) -> str | None:
+    cause = err if isinstance(err, ApplicationError) else err.cause
     return cause.type if isinstance(cause, ApplicationError) else None
 
 
