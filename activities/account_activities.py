@@ -187,10 +187,5 @@ def message_facts(request: SendRequest, payment_link_template: str) -> MessageFa
         payment_link=payment_link_template.format(account_id=request.account_id),
         jurisdiction=request.jurisdiction,
         deadline=deadline,
-        promise_amount=request.promise_amount,
-        promise_date=request.promise_date,
-        installment_amount=request.installment_amount,
-        installment_date=request.installment_date,
-        installment_number=request.installment_number,
-        installment_count=request.installment_count,
+        **request.message_details(),
     )

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from rich.table import Table
 
-from simulation.engine import money
+from intake.accounts_csv import format_money
 from workflows.types import AccountView
 
 
@@ -23,7 +23,7 @@ def account_tables(view: AccountView) -> list[Table]:
     )
     for field, value in (
         ("status", view.status.value),
-        ("balance", f"{money(view.balance, view.currency)} {view.currency}"),
+        ("balance", f"{format_money(view.balance, view.currency)} {view.currency}"),
         ("ladder", f"{view.ladder_name} v{view.ladder_version}"),
         ("ladder day", f"{view.ladder_day:.2f}"),
         ("next contact", f"{next_contact} ({view.next_step or '-'})"),

@@ -112,7 +112,6 @@ def parse_ladder(text: str, file: Path) -> Ladder:
         for error in exc.errors():
             # pydantic appends union/function tags to locations; keep the data path only.
             path = tuple(part for part in error["loc"] if isinstance(part, int) or "[" not in part)
-            path = tuple(part for part in path if part not in ("function-after",))
             message = error["msg"].removeprefix("Value error, ")
             if message.startswith("@") and ": " in message:
                 pointer, message = message[1:].split(": ", 1)

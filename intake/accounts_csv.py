@@ -99,6 +99,12 @@ def parse_money(raw: str, currency: str) -> Decimal:
     return amount
 
 
+def format_money(amount: Decimal, currency: str) -> str:
+    """The inverse of parse_money: a plain decimal string with the currency's decimals."""
+    places = get_currency_precision(currency)
+    return str(amount.quantize(Decimal(1).scaleb(-places)))
+
+
 def _country(raw: str | None) -> str | None:
     if raw is None:
         return None

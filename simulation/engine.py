@@ -12,12 +12,10 @@ import tempfile
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel.numbers import get_currency_precision
 from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
@@ -26,7 +24,7 @@ from activities.transports.outbox import MemoryOutbox
 from config.ladder_loader import LadderError, load_catalog, load_ladder
 from config.settings import Settings
 from config.temporal_client import bundled_binary, register_search_attributes, stderr_runtime
-from intake.accounts_csv import AccountsFileError, read_accounts
+from intake.accounts_csv import AccountsFileError, format_money, read_accounts
 from intake.events import EventNotDelivered, send_event
 from intake.start import start_account
 from simulation.events_file import EventsFileError, TimedEvent, load_events
@@ -65,11 +63,6 @@ def parse_start(raw: str | None, now: datetime) -> datetime:
     return start
 
 
-def money(amount: Decimal, currency: str) -> str:
-    places = get_currency_precision(currency)
-    return str(amount.quantize(Decimal(1).scaleb(-places)))
-
-
 def _day(at: datetime, start: datetime) -> float:
     return round((at - start) / DAY, 2)
 
@@ -81,7 +74,7 @@ def report(view: AccountView, start: datetime) -> dict[str, Any]:
         "account_id": view.account_id,
         "ladder": {"name": view.ladder_name, "version": view.ladder_version},
         "status": view.status.value,
-        "balance": money(view.balance, view.currency),
+        "balance": format_money(view.balance, view.currency),
         "currency": view.currency,
         "contacts": [
             {
@@ -162,8 +155,7 @@ async def apply_scripted(
 
 
 async def simulate(request: SimulationRequest, settings: Settings) -> dict[str, Any]:
-    real_now = datetime.now(UTC)
-    start = request.start or real_now.replace(microsecond=0)
+    start = request.start or datetime.now(UTC).replace(microsecond=0)
     if request.days < 0:
         raise SimulationInputError("--days must not be negative")
     async with await WorkflowEnvironment.start_time_skipping(

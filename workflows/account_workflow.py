@@ -47,7 +47,6 @@ with workflow.unsafe.imports_passed_through():
         EventResult,
         HandoffRequest,
         Installment,
-        MessageDetails,
         PendingMessage,
         PlanState,
         PromiseState,
@@ -598,7 +597,7 @@ class AccountWorkflow:
             self._resume_ladder()
 
     async def _send_pending(self, message: PendingMessage) -> None:
-        extras = message.model_dump(include=set(MessageDetails.model_fields), exclude_none=True)
+        extras = message.message_details()
         done = await self._contact(
             message.step, message.channel, message.template, None, extras=extras
         )

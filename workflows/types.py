@@ -11,7 +11,7 @@ import datetime as dt
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field, field_validator
 
@@ -214,6 +214,10 @@ class MessageDetails(BaseModel):
     installment_date: date | None = None
     installment_number: int | None = None
     installment_count: int | None = None
+
+    def message_details(self) -> dict[str, Any]:
+        """Only the promise/installment fields that are set (for subclasses too)."""
+        return self.model_dump(include=set(MessageDetails.model_fields), exclude_none=True)
 
 
 class PendingMessage(MessageDetails):
