@@ -15,6 +15,7 @@ from activities.account_activities import AccountActivities
 from activities.render import Creditor, TemplateRenderer
 from activities.transports.base import Transport
 from activities.transports.outbox import FileOutbox
+from config.ladder import Channel
 from config.settings import Settings
 from workflows.account_workflow import AccountWorkflow
 
@@ -31,12 +32,65 @@ def renderer_for(settings: Settings) -> TemplateRenderer:
 
 
 def transport_for(settings: Settings) -> Transport:
-    if settings.transport == "live":
-        raise NotImplementedError(
-            "DUNNING_TRANSPORT=live: the SendGrid and Twilio transports are not built yet; "
-            "use DUNNING_TRANSPORT=outbox"
-        )
-    return FileOutbox(settings.outbox_dir)
+    """The outbox (default, offline) or the live providers, as the settings say."""
+    if settings.transport == "outbox":
+        return FileOutbox(settings.outbox_dir)
+    return live_transport(settings)
+
+
+def live_transport(settings: Settings) -> Transport:
+    """SendGrid, Twilio and the letter printer behind the send ledger.
+
+    Imported here, not at the top: the provider SDKs are only needed by a live worker, and the
+    CLI's other commands start faster without them.
+    """
+    from activities.transports.call_scripts import SqliteCallScripts
+    from activities.transports.ledger import SqliteSendLedger
+    from activities.transports.letters import LetterPrinter
+    from activities.transports.live import LiveTransport
+    from activities.transports.sendgrid_email import SendGridEmail
+    from activities.transports.twilio_channels import TwilioSms, TwilioVoicemail
+
+    assert settings.sendgrid_api_key and settings.twilio_auth_token and settings.twilio_account_sid
+    twilio = {
+        "account_sid": settings.twilio_account_sid,
+        "auth_token": settings.twilio_auth_token.get_secret_value(),
+        "base_url": settings.twilio_api_base_url,
+        "public_base_url": settings.public_base_url,
+        "from_number": settings.twilio_from,
+        "timeout": settings.provider_timeout_seconds,
+    }
+    return LiveTransport(
+        senders={
+            Channel.EMAIL: SendGridEmail(
+                api_key=settings.sendgrid_api_key.get_secret_value(),
+                host=settings.sendgrid_api_host,
+                sender_email=settings.sender_email,
+                sender_name=settings.creditor_name,
+                public_base_url=settings.public_base_url,
+                link_secret=settings.link_secret.get_secret_value(),
+                timeout=settings.provider_timeout_seconds,
+            ),
+            Channel.SMS: TwilioSms(
+                messaging_service_sid=settings.twilio_messaging_service_sid, **twilio
+            ),
+            Channel.VOICEMAIL: TwilioVoicemail(
+                scripts=SqliteCallScripts(settings.ledger_path), **twilio
+            ),
+        },
+        rates={
+            Channel.EMAIL: settings.email_sends_per_second,
+            Channel.SMS: settings.twilio_sends_per_second,
+            Channel.VOICEMAIL: settings.twilio_sends_per_second,
+        },
+        ledger=SqliteSendLedger(settings.ledger_path),
+        letters=LetterPrinter(settings.letters_path, sender_lines(settings)),
+    )
+
+
+def sender_lines(settings: Settings) -> tuple[str, ...]:
+    """The creditor's return address on letters: name, then the address split at commas."""
+    return (settings.creditor_name, *(p.strip() for p in settings.creditor_address.split(",")))
 
 
 def build_worker(

@@ -16,7 +16,7 @@ import json
 import os
 import tempfile
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -31,7 +31,17 @@ from activities.calendar import (
     reminder_moment,
 )
 from activities.render import MessageFacts, RenderError, TemplateRenderer
-from activities.transports.base import OutgoingMessage, Transport, Undeliverable
+from activities.sms_opt_out import with_opt_out
+from activities.transports.base import (
+    CredentialsRejected,
+    OutgoingMessage,
+    ProviderRefused,
+    ProviderUnavailable,
+    Transport,
+    TransportError,
+    Undeliverable,
+)
+from config.ladder import Channel
 from workflows.types import (
     ErrorType,
     HandoffRequest,
@@ -108,44 +118,21 @@ class AccountActivities:
 
     @activity.defn(name="send_message")
     async def send_message(self, request: SendRequest) -> SendReceipt:
-        to = request.debtor.address_for(request.channel)
-        if to is None:
-            raise ApplicationError(
-                f"no {request.channel.value} address",
-                type=ErrorType.UNDELIVERABLE,
-                non_retryable=True,
-            )
-        facts = message_facts(request, self.payment_link_template)
-        try:
-            rendered = self.renderer.render(request.channel, request.template, facts)
-        except RenderError as exc:
-            raise ApplicationError(str(exc), type=ErrorType.TEMPLATE, non_retryable=True) from None
-        message = OutgoingMessage(
-            idempotency_key=request.idempotency_key,
-            account_id=request.account_id,
-            step=request.step,
-            channel=request.channel,
-            to=to,
-            template=request.template,
-            locale=rendered.locale,
-            subject=rendered.subject,
-            text=rendered.text,
-            html=rendered.html,
-            sent_at=utc_iso(request.at),
-            metadata={"deadline": facts.deadline.isoformat() if facts.deadline else ""},
-        )
+        message, deadline = outgoing_message(request, self.renderer, self.payment_link_template)
         try:
             delivery = await self.transport.deliver(message)
-        except Undeliverable as exc:
-            raise ApplicationError(
-                str(exc), type=ErrorType.UNDELIVERABLE, non_retryable=True
-            ) from None
+        except TransportError as exc:
+            raise activity_error(exc) from None
+        if delivery.unconfirmed:
+            activity.logger.warning(
+                "send %s: treated as sent but unconfirmed (see the send ledger)", request.step
+            )
         if delivery.duplicate:
             activity.logger.info("send %s: already delivered, not sent again", request.step)
         return SendReceipt(
             message_id=delivery.message_id,
-            locale=rendered.locale,
-            deadline=facts.deadline,
+            locale=message.locale,
+            deadline=deadline,
             sent_at=request.at,
             duplicate=delivery.duplicate,
         )
@@ -163,6 +150,50 @@ class AccountActivities:
             json.dump(payload, handle, ensure_ascii=False, indent=2)
         os.replace(handle.name, target)
         return str(target)
+
+
+def outgoing_message(
+    request: SendRequest, renderer: TemplateRenderer, payment_link_template: str
+) -> tuple[OutgoingMessage, date | None]:
+    """Render the request into the message a transport delivers (and its pay-by date).
+
+    Raises ApplicationError (non-retryable) when there is no address or the template fails:
+    neither gets better by trying again.
+    """
+    to = request.debtor.address_for(request.channel)
+    if to is None:
+        raise ApplicationError(
+            f"no {request.channel.value} address",
+            type=ErrorType.UNDELIVERABLE,
+            non_retryable=True,
+        )
+    facts = message_facts(request, payment_link_template)
+    try:
+        rendered = renderer.render(request.channel, request.template, facts)
+    except RenderError as exc:
+        raise ApplicationError(str(exc), type=ErrorType.TEMPLATE, non_retryable=True) from None
+    text = rendered.text
+    if request.channel == Channel.SMS:
+        text = with_opt_out(text, rendered.locale, request.jurisdiction)
+    message = OutgoingMessage(
+        idempotency_key=request.idempotency_key,
+        account_id=request.account_id,
+        step=request.step,
+        channel=request.channel,
+        to=to,
+        template=request.template,
+        locale=rendered.locale,
+        subject=rendered.subject,
+        text=text,
+        html=rendered.html,
+        sent_at=utc_iso(request.at),
+        metadata={"deadline": facts.deadline.isoformat() if facts.deadline else ""},
+        ladder=request.ladder,
+        jurisdiction=request.jurisdiction,
+        recipient_name=request.debtor.name,
+        postal_lines=request.debtor.postal_lines(),
+    )
+    return message, facts.deadline
 
 
 def message_facts(request: SendRequest, payment_link_template: str) -> MessageFacts:
@@ -189,3 +220,24 @@ def message_facts(request: SendRequest, payment_link_template: str) -> MessageFa
         deadline=deadline,
         **request.message_details(),
     )
+
+
+# A worker whose credentials were refused retries this rarely: ops must fix a setting.
+CREDENTIALS_RETRY_DELAY = timedelta(minutes=5)
+
+
+def activity_error(exc: TransportError) -> ApplicationError:
+    """A transport failure as the workflow and Temporal's retry policy understand it."""
+    if isinstance(exc, Undeliverable):
+        kind = ErrorType.OPTED_OUT if exc.reason == "opted_out" else ErrorType.UNDELIVERABLE
+        return ApplicationError(str(exc), type=kind, non_retryable=True)
+    if isinstance(exc, ProviderUnavailable):
+        delay = timedelta(seconds=exc.retry_after) if exc.retry_after else None
+        return ApplicationError(str(exc), type="ProviderUnavailable", next_retry_delay=delay)
+    if isinstance(exc, CredentialsRejected):
+        return ApplicationError(
+            str(exc), type="CredentialsRejected", next_retry_delay=CREDENTIALS_RETRY_DELAY
+        )
+    if isinstance(exc, ProviderRefused):
+        return ApplicationError(str(exc), type="ProviderRefused", non_retryable=True)
+    return ApplicationError(str(exc), type=type(exc).__name__)

@@ -6,9 +6,11 @@ from pathlib import Path
 
 from rich.table import Table
 
+from activities.limited_content import limited_content_problems
 from activities.render import RenderError, TemplateRenderer, sample_facts
+from activities.sms_opt_out import with_opt_out
 from activities.sms_segments import MAX_SEGMENTS, count_segments
-from config.ladder import Channel, Ladder
+from config.ladder import Channel, Jurisdiction, Ladder
 from config.ladder_loader import LadderError, LadderProblem, line_of, load_ladder
 from config.settings import Settings
 from worker import renderer_for
@@ -46,8 +48,16 @@ def template_problems(
             except RenderError as exc:
                 problems.append(LadderProblem(file, line, field, f"does not render: {exc}"))
                 continue
+            if channel == Channel.VOICEMAIL and ladder.jurisdiction == Jurisdiction.US:
+                problems.extend(
+                    LadderProblem(file, line, field, text)
+                    for text in limited_content_problems(
+                        candidate, message.text, renderer.creditor.name
+                    )
+                )
             if channel == Channel.SMS:
-                count = count_segments(message.text)
+                text = with_opt_out(message.text, candidate_locale, ladder.jurisdiction.value)
+                count = count_segments(text)
                 if count.segments > MAX_SEGMENTS:
                     warnings.append(
                         f"{file}:{line}: {field}: {candidate.name} takes {count.segments} "

@@ -11,6 +11,7 @@ import json
 import os
 import sys
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -239,6 +240,32 @@ def preview(
 
     raise typer.Exit(
         preview_message(file, ladder, step, account_row, channel, settings_or_exit(), out, err)
+    )
+
+
+class SendTestChannel(StrEnum):
+    email = "email"
+    sms = "sms"
+    voicemail = "voicemail"
+    letter = "letter"
+
+
+@app.command("send-test")
+def send_test(
+    channel: Annotated[SendTestChannel, typer.Option(help="email, sms, voicemail or letter.")],
+    to: Annotated[
+        str,
+        typer.Option(help="Email, E.164 number, or 'Name, street, postal code city, country'."),
+    ],
+    ladder: Annotated[str, typer.Option(help="Ladder name or file.")],
+    step: Annotated[str, typer.Option(help="Step id (or promise.reminder, plan.missed, ...).")],
+    locale: Annotated[str | None, typer.Option(help="Template locale (default: settings).")] = None,
+) -> None:
+    """Send one rendered message of a step to yourself through the configured transport."""
+    from cli.send_test import send_test as run
+
+    raise typer.Exit(
+        run(channel.value, to, ladder, step, locale, settings_or_exit(), out, err)
     )
 
 

@@ -19,6 +19,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 ENV_PREFIX = "DUNNING_"
+DEV_LINK_SECRET = "dev-only-link-secret"
 
 
 class SettingsError(Exception):
@@ -64,8 +65,38 @@ class Settings(BaseSettings):
     creditor_hours: str = "Mon-Fri 9:00-17:00"
     payment_link_template: str = "https://pay.acme.example/a/{account_id}"
 
-    # Where messages go. `outbox` writes one file per message under the data directory.
+    # Where messages go. `outbox` writes one file per message under the data directory; `live`
+    # sends email through SendGrid, SMS and voicemail through Twilio, and prints letters to PDF.
     transport: Literal["outbox", "live"] = "outbox"
+
+    # SendGrid (email). The EU host serves EU regional subusers: https://api.eu.sendgrid.com
+    sendgrid_api_key: SecretStr | None = None
+    sendgrid_api_host: str = "https://api.sendgrid.com"
+    email_from: str | None = None  # defaults to the creditor's email
+    email_sends_per_second: float = Field(default=10.0, gt=0)
+
+    # Twilio (SMS and voicemail calls). The base URL also selects a region or an edge,
+    # e.g. https://api.dublin.ie1.twilio.com
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_api_base_url: str = "https://api.twilio.com"
+    twilio_from: str | None = None  # E.164 sender number (SMS and calls)
+    twilio_messaging_service_sid: str | None = None  # SMS from a messaging service instead
+    # Long codes take 1 message per second; raise it for short codes or toll-free numbers.
+    twilio_sends_per_second: float = Field(default=1.0, gt=0)
+    provider_timeout_seconds: float = Field(default=20.0, gt=0)
+
+    # Where providers reach us: SMS/call status callbacks and the TwiML of voicemail calls.
+    public_base_url: str = "http://localhost:8000"
+
+    # Signs the one-click unsubscribe links in emails (and other links we hand out).
+    link_secret: SecretStr = SecretStr(DEV_LINK_SECRET)
+
+    # Letters: one dated print batch per day, a PDF per letter and a manifest for the mail house.
+    letters_dir: Path | None = None  # defaults to <data_dir>/letters
+
+    # The send ledger that makes live sends exactly-once (SQLite file in the data directory).
+    send_ledger_path: Path | None = None
 
     @field_validator("temporal_address")
     @classmethod
@@ -73,6 +104,20 @@ class Settings(BaseSettings):
         host, _, port = value.rpartition(":")
         if not host or not port.isdigit():
             raise ValueError("must be host:port, e.g. localhost:7233")
+        return value
+
+    @field_validator("sendgrid_api_host", "twilio_api_base_url", "public_base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("twilio_from")
+    @classmethod
+    def _e164(cls, value: str | None) -> str | None:
+        if value is not None and not (value.startswith("+") and value[1:].isdigit()):
+            raise ValueError("must be an E.164 number such as +14155550100")
         return value
 
     @field_validator("payment_link_template")
@@ -99,11 +144,49 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"{ENV_PREFIX}TEMPORAL_TLS_CERT and {ENV_PREFIX}TEMPORAL_TLS_KEY go together"
             )
+        if self.transport == "live":
+            self._require_live_settings()
+        if (
+            self.environment == "production"
+            and self.link_secret.get_secret_value() == DEV_LINK_SECRET
+        ):
+            raise ValueError(f"{ENV_PREFIX}LINK_SECRET must be set to a secret in production")
         if self.environment == "production" and "example" in self.payment_link_template:
             raise ValueError(
                 f"{ENV_PREFIX}PAYMENT_LINK_TEMPLATE still points at the example domain"
             )
         return self
+
+    def _require_live_settings(self) -> None:
+        """Live sends need credentials for both providers; name every one that is missing."""
+        missing = [
+            name
+            for name, value in (
+                ("SENDGRID_API_KEY", self.sendgrid_api_key),
+                ("TWILIO_ACCOUNT_SID", self.twilio_account_sid),
+                ("TWILIO_AUTH_TOKEN", self.twilio_auth_token),
+            )
+            if not value
+        ]
+        if not (self.twilio_from or self.twilio_messaging_service_sid):
+            missing.append("TWILIO_FROM or DUNNING_TWILIO_MESSAGING_SERVICE_SID")
+        if missing:
+            raise ValueError(
+                "DUNNING_TRANSPORT=live needs "
+                + ", ".join(f"{ENV_PREFIX}{name}" for name in missing)
+            )
+
+    @property
+    def sender_email(self) -> str:
+        return self.email_from or self.creditor_email
+
+    @property
+    def letters_path(self) -> Path:
+        return self.letters_dir or self.data_dir / "letters"
+
+    @property
+    def ledger_path(self) -> Path:
+        return self.send_ledger_path or self.data_dir / "send-ledger.sqlite3"
 
     @property
     def outbox_dir(self) -> Path:

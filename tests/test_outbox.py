@@ -98,6 +98,10 @@ async def test_file_outbox_file_is_json_with_every_message_field(tmp_path: Path)
         "html": "<p>Bonjour Claire</p>",
         "sent_at": "2027-01-05T08:52:00Z",
         "metadata": {"deadline": "2027-01-12"},
+        "ladder": "",
+        "jurisdiction": "",
+        "recipient_name": "",
+        "postal_lines": [],
     }
     # Non-ASCII kept readable in the file (ensure_ascii=False).
     assert "à régler" in path.read_text(encoding="utf-8")

@@ -32,8 +32,47 @@ def test_a_wrong_setting_names_its_variable(monkeypatch, variable, value, named)
 
 def test_production_refuses_the_example_payment_link(monkeypatch):
     monkeypatch.setenv("DUNNING_ENVIRONMENT", "production")
+    monkeypatch.setenv("DUNNING_LINK_SECRET", "a-real-secret")
     with pytest.raises(SettingsError, match="DUNNING_PAYMENT_LINK_TEMPLATE"):
         load_settings()
+
+
+def test_production_refuses_the_development_link_secret(monkeypatch):
+    monkeypatch.setenv("DUNNING_ENVIRONMENT", "production")
+    monkeypatch.setenv("DUNNING_PAYMENT_LINK_TEMPLATE", "https://pay.acme.com/{account_id}")
+    with pytest.raises(SettingsError, match="DUNNING_LINK_SECRET"):
+        load_settings()
+
+
+def test_live_transport_names_every_missing_credential(monkeypatch):
+    monkeypatch.setenv("DUNNING_TRANSPORT", "live")
+    monkeypatch.setenv("DUNNING_SENDGRID_API_KEY", "SG.x")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert "DUNNING_TWILIO_ACCOUNT_SID" in message and "DUNNING_TWILIO_AUTH_TOKEN" in message
+    assert "DUNNING_TWILIO_FROM or DUNNING_TWILIO_MESSAGING_SERVICE_SID" in message
+    assert "DUNNING_SENDGRID_API_KEY" not in message
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("DUNNING_TWILIO_FROM", "0612345678"),
+        ("DUNNING_SENDGRID_API_HOST", "api.eu.sendgrid.com"),
+        ("DUNNING_TWILIO_API_BASE_URL", "ftp://x"),
+        ("DUNNING_PUBLIC_BASE_URL", "localhost:8000"),
+    ],
+)
+def test_provider_settings_are_checked(monkeypatch, variable, value):
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError, match=variable):
+        load_settings()
+
+
+def test_provider_urls_lose_their_trailing_slash():
+    settings = load_settings(public_base_url="https://abc.ngrok.app/")
+    assert settings.public_base_url == "https://abc.ngrok.app"
 
 
 def test_settings_come_from_a_dotenv_file(monkeypatch, tmp_path):

@@ -77,6 +77,10 @@ MAX_SEND_ROUNDS = 3
 RETRY_SEND_AFTER = timedelta(hours=1)
 # A closed account stays open this long to refuse (and record) late events, then completes.
 CLOSED_LINGER = timedelta(days=7)
+# Regulation F (12 CFR 1006.14(b)): at most 7 calls in 7 days, none within 7 days after a
+# conversation. Applied in every jurisdiction: nobody should be called more often than that.
+CALL_CAP = 7
+CALL_CAP_PERIOD = timedelta(days=7)
 PAUSED = (Status.PROMISED, Status.PLAN, Status.HELD, Status.DISPUTED)
 
 
@@ -265,15 +269,21 @@ class AccountWorkflow:
                 receipt = await self._send(step_id, channel, template, deadline_days, extras)
             except ActivityError as err:
                 kind = _error_type(err)
-                if kind == ErrorType.UNDELIVERABLE:
-                    self.state.unusable_channels[channel.value] = SuppressReason.UNDELIVERABLE
-                    reason = SuppressReason.UNDELIVERABLE
+                if kind in (ErrorType.UNDELIVERABLE, ErrorType.OPTED_OUT):
+                    reason = (
+                        SuppressReason.OPTED_OUT
+                        if kind == ErrorType.OPTED_OUT
+                        else SuppressReason.UNDELIVERABLE
+                    )
+                    self.state.unusable_channels[channel.value] = reason
                 elif kind == ErrorType.TEMPLATE:
                     reason = SuppressReason.TEMPLATE_ERROR
                     workflow.logger.error("step %s: %s", step_id, err.cause)
                 else:
                     return self._send_failed(step_id, channel, template)
             else:
+                if channel == Channel.VOICEMAIL:
+                    self.state.call_attempts.append(receipt.sent_at)
                 self.state.contacts.append(
                     ContactRecord(
                         at=receipt.sent_at,
@@ -359,7 +369,16 @@ class AccountWorkflow:
             return self.state.unusable_channels[channel.value]
         if self.debtor.address_for(channel) is None:
             return SuppressReason.NO_ADDRESS
+        if channel == Channel.VOICEMAIL and self._call_capped():
+            return SuppressReason.CALL_CAP
         return None
+
+    def _call_capped(self) -> bool:
+        """7 calls in the last 7 days, or a conversation in the last 7 days (Regulation F)."""
+        since = workflow.now() - CALL_CAP_PERIOD
+        self.state.call_attempts = [at for at in self.state.call_attempts if at > since]
+        talked = self.state.last_conversation_at
+        return len(self.state.call_attempts) >= CALL_CAP or (talked is not None and talked > since)
 
     def _record_suppressed(
         self,
@@ -839,6 +858,11 @@ class AccountWorkflow:
         assert event.channel is not None
         self.state.unusable_channels.setdefault(event.channel.value, SuppressReason.UNDELIVERABLE)
         return Outcome(detail={"code": event.code or ""})
+
+    async def _on_conversation(self, event: AccountEvent) -> Outcome:
+        """A person answered one of our calls: no further call for 7 days."""
+        self.state.last_conversation_at = workflow.now()
+        return Outcome()
 
     async def _on_cease(self, event: AccountEvent) -> Outcome:
         if self.state.contact_ceased:

@@ -50,12 +50,14 @@ class SuppressReason(StrEnum):
     DISPUTED = "disputed"
     NO_CONTACT_WINDOW = "no_contact_window"
     TEMPLATE_ERROR = "template_error"
+    CALL_CAP = "call_cap"
 
 
 class ErrorType(StrEnum):
     """ApplicationError types raised by activities and understood by the workflow."""
 
     UNDELIVERABLE = "Undeliverable"
+    OPTED_OUT = "OptedOut"  # the provider says the recipient unsubscribed (Twilio 21610)
     TEMPLATE = "TemplateError"
     NO_CONTACT_WINDOW = "NoContactWindow"
 
@@ -76,6 +78,13 @@ class Debtor(BaseModel):
     @property
     def primary_zone(self) -> str:
         return self.zones[0]
+
+    def postal_lines(self) -> tuple[str, ...]:
+        """The address block of a letter: name, street, postal code and city, country."""
+        if not (self.address and self.city):
+            return ()
+        town = " ".join(part for part in (self.postal_code, self.city) if part)
+        return tuple(part for part in (self.name, self.address, town, self.country) if part)
 
     def address_for(self, channel: Channel) -> str | None:
         if channel == Channel.EMAIL:
@@ -130,6 +139,7 @@ EventType = Literal[
     "resume",
     "delivery_failed",
     "reply",
+    "conversation",  # a person answered a call (Regulation F: no call for 7 days after)
 ]
 EVENT_TYPES: tuple[str, ...] = EventType.__args__  # type: ignore[attr-defined]
 
@@ -254,6 +264,8 @@ class AccountState(BaseModel):
     seen_events: dict[str, EventResult] = Field(default_factory=dict)
     promises: int = 0
     plans: int = 0
+    call_attempts: list[AwareDatetime] = Field(default_factory=list)  # the last 7 days' calls
+    last_conversation_at: AwareDatetime | None = None
 
 
 class AccountInput(BaseModel):
@@ -366,6 +378,7 @@ class SendRequest(MessageDetails):
     window: ContactWindow
     holidays: str | None
     deadline_days: int | None = None
+    ladder: str = ""
 
 
 class SendReceipt(BaseModel):
@@ -419,6 +432,7 @@ def send_request(
         channel=channel,
         template=template,
         jurisdiction=account.ladder.jurisdiction.value,
+        ladder=account.ladder.name,
         window=account.ladder.contact_window,
         holidays=account.ladder.holidays,
         deadline_days=deadline_days,

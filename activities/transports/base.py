@@ -2,7 +2,19 @@
 
 Every transport is idempotent on `OutgoingMessage.idempotency_key`: delivering the same key twice
 returns the first delivery (with `duplicate=True`) and sends nothing. That is what lets Temporal
-retry the send activity freely.
+retry the send activity freely. The outbox transports keep that promise by themselves; the live
+providers keep it through the send ledger (`activities/transports/ledger.py`).
+
+Providers fail in a few ways that the rest of the system treats differently, so transports raise
+one of the exceptions below and never a provider SDK's own:
+
+- `Undeliverable`: this address cannot be reached on this channel (invalid or landline number,
+  recipient unsubscribed, hard bounce). The workflow marks the channel unusable and falls back.
+- `ProviderUnavailable`: rate limited or a 5xx; Temporal retries after `retry_after` seconds.
+- `CredentialsRejected`: the provider refused our credentials; the worker stops sending on that
+  provider until it is restarted with good ones.
+- `ProviderRefused`: any other refusal (a sender number not enabled for SMS, say): retrying the
+  same request will not help, but the account is not to blame, so the step is tried again later.
 """
 
 from __future__ import annotations
@@ -27,10 +39,16 @@ class OutgoingMessage:
     html: str | None = None
     sent_at: str = ""
     metadata: dict[str, str] = field(default_factory=dict)
+    ladder: str = ""
+    jurisdiction: str = ""  # the ladder's: us, eu, uk, … (paper size, opt-out wording)
+    recipient_name: str = ""
+    # A letter's address block, one line each: name, street, postal code and city, country.
+    postal_lines: tuple[str, ...] = ()
 
     def as_record(self) -> dict[str, Any]:
         record = asdict(self)
         record["channel"] = self.channel.value
+        record["postal_lines"] = list(self.postal_lines)
         return record
 
 
@@ -38,10 +56,50 @@ class OutgoingMessage:
 class Delivery:
     message_id: str
     duplicate: bool = False
+    provider: str = "outbox"
+    # True when a crash left it unknown whether the provider accepted the message; the message
+    # is treated as sent (never sent twice) and logged for a person to check.
+    unconfirmed: bool = False
 
 
-class Undeliverable(Exception):
+class TransportError(Exception):
+    """Base of the transport failures below; `str()` is one line fit for a log or a terminal."""
+
+
+class Undeliverable(TransportError):
     """The provider says this address cannot be reached; retrying will not help."""
+
+    def __init__(self, message: str, *, reason: str = "undeliverable", code: str | None = None):
+        super().__init__(message)
+        self.reason = reason  # "undeliverable" or "opted_out" (the contract's suppress reasons)
+        self.code = code
+
+
+class ProviderUnavailable(TransportError):
+    """Rate limited, a 5xx or a network failure: try again, after `retry_after` seconds if set."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, maybe_sent: bool = False):
+        super().__init__(message)
+        self.retry_after = retry_after
+        # True when the request may have reached the provider (a read timeout, a reset):
+        # the ledger then keeps its claim and a retry reconciles instead of sending blindly.
+        self.maybe_sent = maybe_sent
+
+
+class CredentialsRejected(TransportError):
+    """The provider refused our credentials (401/403)."""
+
+    def __init__(self, provider: str, message: str):
+        super().__init__(f"{provider} rejected the credentials: {message}")
+        self.provider = provider
+
+
+class ProviderRefused(TransportError):
+    """A refusal that retrying will not fix and that is not about the recipient's address."""
+
+    def __init__(self, message: str, *, code: str | None = None):
+        super().__init__(message)
+        self.code = code
 
 
 class Transport(Protocol):

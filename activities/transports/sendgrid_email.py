@@ -1,0 +1,103 @@
+"""Email through SendGrid's v3 mail send, with the official `sendgrid` SDK.
+
+Each message carries what later matching and the law need:
+- HTML and text parts, the creditor as the sender;
+- `List-Unsubscribe` with a one-click URL (RFC 8058) and a mailto, so mail clients show an
+  unsubscribe button that reaches `/unsubscribe/<token>` on the webhook server;
+- `custom_args` with the account, the ladder, the step and the idempotency key: SendGrid echoes
+  them in every Event Webhook post, which is how a bounce finds its account;
+- categories `ladder:<name>` and `step:<id>` for SendGrid's statistics.
+
+The SDK is synchronous (urllib); calls run in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from datetime import datetime
+
+from python_http_client.exceptions import HTTPError
+from sendgrid import SendGridAPIClient
+from sendgrid.helpers.mail import Category, CustomArg, Email, Header, Mail, To
+
+from activities.transports.base import OutgoingMessage, ProviderUnavailable
+from activities.transports.provider_errors import sendgrid_error
+from activities.transports.reconcile import Lookup
+from activities.transports.unsubscribe import unsubscribe_url
+
+
+class SendGridEmail:
+    provider = "sendgrid"
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        host: str,
+        sender_email: str,
+        sender_name: str,
+        public_base_url: str,
+        link_secret: str,
+        timeout: float = 20.0,
+    ) -> None:
+        self.api_key = api_key
+        self.host = host
+        self.sender = Email(sender_email, sender_name)
+        self.public_base_url = public_base_url
+        self.link_secret = link_secret
+        self.timeout = timeout
+        self.throttle_key = f"sendgrid:{sender_email}"
+
+    def mail_for(self, message: OutgoingMessage) -> Mail:
+        mail = Mail(
+            from_email=self.sender,
+            to_emails=To(message.to, message.recipient_name or None),
+            subject=message.subject or "",
+            plain_text_content=message.text,
+            html_content=message.html or None,
+        )
+        link = unsubscribe_url(
+            self.public_base_url, self.link_secret, message.account_id, message.channel
+        )
+        mail.header = Header(
+            "List-Unsubscribe", f"<{link}>, <mailto:{self.sender.email}?subject=unsubscribe>"
+        )
+        mail.header = Header("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
+        for key, value in (
+            ("account_id", message.account_id),
+            ("ladder", message.ladder),
+            ("step", message.step),
+            ("idempotency_key", message.idempotency_key),
+        ):
+            mail.custom_arg = CustomArg(key, value)
+        mail.category = [Category(f"ladder:{message.ladder}"), Category(f"step:{message.step}")]
+        return mail
+
+    async def send(self, message: OutgoingMessage) -> str:
+        return await asyncio.to_thread(self._send, message)
+
+    def _send(self, message: OutgoingMessage) -> str:
+        client = SendGridAPIClient(api_key=self.api_key, host=self.host)
+        client.client.timeout = self.timeout
+        try:
+            response = client.send(self.mail_for(message))
+        except HTTPError as exc:
+            body = exc.body.decode("utf-8", "replace") if isinstance(exc.body, bytes) else exc.body
+            raise sendgrid_error(exc.status_code, str(body), dict(exc.headers or {})) from None
+        except OSError as exc:  # URLError, timeouts, connection resets
+            raise ProviderUnavailable(
+                f"SendGrid unreachable: {exc}", maybe_sent=_maybe_sent(exc)
+            ) from None
+        headers = {key.lower(): value for key, value in dict(response.headers).items()}
+        return headers.get("x-message-id") or f"sendgrid-{message.idempotency_key}"
+
+    async def find_sent(self, message: OutgoingMessage, since: datetime) -> str | Lookup:
+        """The mail send API has no lookup by our key (Email Activity is a paid add-on)."""
+        return Lookup.UNKNOWN
+
+
+def _maybe_sent(exc: OSError) -> bool:
+    """A refused or unresolvable connection sent nothing; a timeout or a reset may have."""
+    reason = getattr(exc, "reason", exc)
+    return not isinstance(reason, ConnectionRefusedError | socket.gaierror)

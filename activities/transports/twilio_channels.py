@@ -1,0 +1,188 @@
+"""SMS and voicemail through Twilio's 2010 API, with the official `twilio` SDK.
+
+- SMS: from a number or a messaging service, with a status callback to the webhook server
+  (`/twilio/status`), which turns `undelivered`/`failed` reports into `delivery_failed` events.
+- Voicemail: an outbound call with answering-machine detection set to `DetectMessageEnd`, so
+  Twilio waits for the end of the greeting (the beep) before it fetches our TwiML from
+  `/twilio/voice?call=<token>`. The webhook server reads the call script stored here under that
+  token and answers with the limited-content message for a machine, or the message and a
+  one-key menu for a person (see `activities/transports/twiml.py`).
+
+`DUNNING_TWILIO_API_BASE_URL` replaces the SDK's `https://api.twilio.com` (a region or an edge,
+or the local fake in tests). The SDK is synchronous (requests); calls run in a worker thread,
+each with its own client, so no session is shared between threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from datetime import datetime, timedelta
+from typing import Any
+
+import requests
+from twilio.base.exceptions import TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.http.response import Response
+from twilio.rest import Client
+
+from activities.transports.base import OutgoingMessage, ProviderRefused, ProviderUnavailable
+from activities.transports.call_scripts import CallScript, CallScriptStore
+from activities.transports.provider_errors import retry_after_seconds, twilio_error
+from activities.transports.reconcile import Lookup
+from activities.transports.twiml import voice_for
+
+# A message or call created this long before our claim still counts as ours (clock skew).
+RECONCILE_SLACK = timedelta(minutes=2)
+
+
+class _ClassifyingHttpClient(TwilioHttpClient):
+    """Raises `ProviderUnavailable` for 429/5xx (with `Retry-After`) and network failures.
+
+    The SDK turns every non-2xx answer into `TwilioRestException` and drops the headers, so the
+    retry delay must be read here, where the raw response is still at hand.
+    """
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
+        try:
+            response = super().request(method, url, *args, **kwargs)
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            refused = isinstance(exc, requests.ConnectTimeout) or "Failed to establish" in str(exc)
+            raise ProviderUnavailable(
+                f"Twilio unreachable: {type(exc).__name__}", maybe_sent=not refused
+            ) from None
+        if response.status_code == 429 or response.status_code >= 500:
+            raise ProviderUnavailable(
+                f"Twilio {response.status_code}: {response.text.strip()[:200]}",
+                retry_after=retry_after_seconds(response.headers),
+            )
+        return response
+
+
+class _TwilioChannel:
+    provider = "twilio"
+
+    def __init__(
+        self,
+        *,
+        account_sid: str,
+        auth_token: str,
+        base_url: str,
+        public_base_url: str,
+        from_number: str | None,
+        timeout: float = 20.0,
+    ) -> None:
+        self.account_sid = account_sid
+        self.auth_token = auth_token
+        self.base_url = base_url
+        self.public_base_url = public_base_url
+        self.from_number = from_number
+        self.timeout = timeout
+
+    def client(self) -> Client:
+        client = Client(
+            self.account_sid,
+            self.auth_token,
+            http_client=_ClassifyingHttpClient(timeout=self.timeout),
+        )
+        client.api.base_url = self.base_url
+        return client
+
+    async def _call(self, function: Any, **params: Any) -> Any:
+        def run() -> Any:
+            try:
+                return function(self.client(), **params)
+            except TwilioRestException as exc:
+                raise twilio_error(exc.status, exc.code, str(exc.msg)) from None
+
+        return await asyncio.to_thread(run)
+
+
+class TwilioSms(_TwilioChannel):
+    def __init__(self, *, messaging_service_sid: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.messaging_service_sid = messaging_service_sid
+        self.throttle_key = f"twilio-sms:{messaging_service_sid or self.from_number}"
+
+    async def send(self, message: OutgoingMessage) -> str:
+        params: dict[str, Any] = {
+            "to": message.to,
+            "body": message.text,
+            "status_callback": f"{self.public_base_url}/twilio/status",
+        }
+        if self.messaging_service_sid:
+            params["messaging_service_sid"] = self.messaging_service_sid
+        else:
+            params["from_"] = self.from_number
+        created = await self._call(lambda client, **p: client.messages.create(**p), **params)
+        return str(created.sid)
+
+    async def find_sent(self, message: OutgoingMessage, since: datetime) -> str | Lookup:
+        """Our message to this number since the claim, matched on its body."""
+        recent = await self._call(
+            lambda client, **p: client.messages.list(**p), to=message.to, limit=20
+        )
+        for found in recent:
+            recent_enough = (
+                found.date_created is None or found.date_created >= since - RECONCILE_SLACK
+            )
+            if found.body == message.text and recent_enough:
+                return str(found.sid)
+        return Lookup.NOT_FOUND
+
+
+class TwilioVoicemail(_TwilioChannel):
+    """A call that leaves the message after the beep, or offers a menu to a person."""
+
+    def __init__(self, *, scripts: CallScriptStore, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.scripts = scripts
+        self.throttle_key = f"twilio-voice:{self.from_number}"
+
+    async def send(self, message: OutgoingMessage) -> str:
+        if not self.from_number:
+            raise ProviderRefused("voicemail calls need DUNNING_TWILIO_FROM (a caller id number)")
+        token = call_token(message.idempotency_key)
+        language, voice = voice_for(message.locale, message.jurisdiction)
+        self.scripts.save(
+            CallScript(
+                token=token,
+                account_id=message.account_id,
+                idempotency_key=message.idempotency_key,
+                locale=message.locale,
+                language=language,
+                voice=voice,
+                text=message.text,
+            )
+        )
+        created = await self._call(
+            lambda client, **p: client.calls.create(**p),
+            to=message.to,
+            from_=self.from_number,
+            url=f"{self.public_base_url}/twilio/voice?call={token}",
+            method="POST",
+            machine_detection="DetectMessageEnd",
+            machine_detection_timeout=30,
+            status_callback=f"{self.public_base_url}/twilio/status?call={token}",
+            status_callback_event=["answered", "completed"],
+            status_callback_method="POST",
+        )
+        return str(created.sid)
+
+    async def find_sent(self, message: OutgoingMessage, since: datetime) -> str | Lookup:
+        recent = await self._call(
+            lambda client, **p: client.calls.list(**p),
+            to=message.to,
+            from_=self.from_number,
+            limit=20,
+        )
+        for found in recent:
+            created = found.date_created
+            if created is None or created >= since - RECONCILE_SLACK:
+                return str(found.sid)
+        return Lookup.NOT_FOUND
+
+
+def call_token(idempotency_key: str) -> str:
+    """An opaque name for a call's script: no account or contact data in Twilio's URL logs."""
+    return hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]
