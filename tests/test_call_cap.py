@@ -48,7 +48,9 @@ async def test_the_eighth_call_in_seven_days_is_suppressed_and_falls_back(harnes
         await harness.start(account(MONDAY, ladder=ladder))
         await harness.advance_to(MONDAY + 8 * DAY)
         view = await harness.view()
-        placed = [c for c in view.contacts if c.channel.value == "voicemail" and c.outcome == "sent"]
+        placed = [
+            c for c in view.contacts if c.channel.value == "voicemail" and c.outcome == "sent"
+        ]
         assert len(placed) == 7
         assert outcomes(view)[-2:] == [
             ("call-8", "voicemail", "suppressed", "call_cap"),

@@ -1,0 +1,234 @@
+"""The send ledger and the live transport's exactly-once rules, with a scripted provider.
+
+The crash is tested on both sides of the one window that remains: before the provider call (the
+claim exists, nothing was sent: a retry sends once) and after it (the provider took the message,
+the result was never recorded: a retry finds it, or, when the provider cannot tell, treats it as
+sent and never sends twice).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from activities.transports.base import (
+    CredentialsRejected,
+    OutgoingMessage,
+    ProviderRefused,
+    ProviderUnavailable,
+    Undeliverable,
+)
+from activities.transports.ledger import SqliteSendLedger
+from activities.transports.live import LiveTransport, Throttle
+from activities.transports.reconcile import Lookup
+from config.ladder import Channel
+
+T0 = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass
+class ScriptedSender:
+    """A provider: answers from a script, remembers what it accepted."""
+
+    provider: str = "twilio"
+    throttle_key: str = "twilio-sms:+15005550006"
+    failures: list[Exception] = field(default_factory=list)
+    accepted: dict[str, str] = field(default_factory=dict)
+    calls: int = 0
+    lookups: int = 0
+    can_look_up: bool = True
+    crash_after_accepting: bool = False
+
+    async def send(self, message: OutgoingMessage) -> str:
+        self.calls += 1
+        if self.failures:
+            raise self.failures.pop(0)
+        sid = f"SM{len(self.accepted) + 1:032d}"
+        self.accepted[message.idempotency_key] = sid
+        if self.crash_after_accepting:
+            self.crash_after_accepting = False
+            raise SystemExit("worker killed after the provider accepted")
+        return sid
+
+    async def find_sent(self, message: OutgoingMessage, since: datetime) -> str | Lookup:
+        self.lookups += 1
+        if not self.can_look_up:
+            return Lookup.UNKNOWN
+        return self.accepted.get(message.idempotency_key, Lookup.NOT_FOUND)
+
+
+def message(key: str = "dunning-A-1/sms-reminder/sms/1") -> OutgoingMessage:
+    return OutgoingMessage(
+        idempotency_key=key,
+        account_id="A-1",
+        step="sms-reminder",
+        channel=Channel.SMS,
+        to="+14155550123",
+        template="reminder",
+        locale="en",
+        subject=None,
+        text="Acme: 120.50 is overdue. Reply STOP to opt out.",
+    )
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+def transport(tmp_path: Path, sender: ScriptedSender, clock: Clock) -> LiveTransport:
+    return LiveTransport(
+        senders={Channel.SMS: sender},
+        rates={Channel.SMS: 1000.0},
+        ledger=SqliteSendLedger(tmp_path / "ledger.sqlite3", clock=clock),
+        lease=timedelta(minutes=2),
+        clock=clock,
+    )
+
+
+async def test_a_retry_after_success_returns_the_recorded_result(tmp_path, clock):
+    sender = ScriptedSender()
+    live = transport(tmp_path, sender, clock)
+    first = await live.deliver(message())
+    again = await live.deliver(message())
+    assert not first.duplicate and again.duplicate
+    assert again.message_id == first.message_id and again.provider == "twilio"
+    assert sender.calls == 1
+
+
+async def test_the_ledger_survives_a_new_process(tmp_path, clock):
+    sender = ScriptedSender()
+    await transport(tmp_path, sender, clock).deliver(message())
+    again = await transport(tmp_path, sender, clock).deliver(message())
+    assert again.duplicate and sender.calls == 1
+
+
+async def test_crash_before_the_provider_call_sends_once_on_retry(tmp_path, clock):
+    """The claim was written, then the worker died: the provider has nothing."""
+    sender = ScriptedSender()
+    live = transport(tmp_path, sender, clock)
+    assert live.ledger.claim(message().idempotency_key, "sms", "twilio") is None
+    clock.now += timedelta(minutes=5)  # the lease of the dead attempt has run out
+    delivery = await live.deliver(message())
+    assert not delivery.duplicate
+    assert sender.lookups == 1 and sender.calls == 1
+    assert live.ledger.get(message().idempotency_key).state == "sent"
+
+
+async def test_crash_after_the_provider_accepted_is_found_not_resent(tmp_path, clock):
+    sender = ScriptedSender(crash_after_accepting=True)
+    live = transport(tmp_path, sender, clock)
+    with pytest.raises(SystemExit):
+        await live.deliver(message())
+    assert live.ledger.get(message().idempotency_key).state == "pending"
+    clock.now += timedelta(minutes=5)
+    delivery = await live.deliver(message())
+    assert delivery.duplicate and delivery.message_id == sender.accepted[message().idempotency_key]
+    assert sender.calls == 1  # never handed over a second time
+    assert live.ledger.get(message().idempotency_key).state == "sent"
+
+
+async def test_crash_after_accepting_when_the_provider_cannot_tell_is_not_resent(tmp_path, clock):
+    sender = ScriptedSender(crash_after_accepting=True, can_look_up=False)
+    live = transport(tmp_path, sender, clock)
+    with pytest.raises(SystemExit):
+        await live.deliver(message())
+    clock.now += timedelta(minutes=5)
+    delivery = await live.deliver(message())
+    assert delivery.unconfirmed and delivery.duplicate
+    assert sender.calls == 1
+    assert live.ledger.get(message().idempotency_key).state == "unconfirmed"
+    assert (await live.deliver(message())).unconfirmed  # and it stays that way
+
+
+async def test_an_attempt_that_may_still_be_running_makes_the_next_one_wait(tmp_path, clock):
+    sender = ScriptedSender()
+    live = transport(tmp_path, sender, clock)
+    live.ledger.claim(message().idempotency_key, "sms", "twilio")
+    clock.now += timedelta(seconds=30)
+    with pytest.raises(ProviderUnavailable) as waiting:
+        await live.deliver(message())
+    assert waiting.value.retry_after == pytest.approx(90)
+    assert sender.calls == 0 and sender.lookups == 0
+
+
+async def test_a_read_timeout_keeps_the_claim_and_a_refused_connection_releases_it(tmp_path, clock):
+    sender = ScriptedSender(
+        failures=[
+            ProviderUnavailable("connection refused"),
+            ProviderUnavailable("read timeout", maybe_sent=True),
+        ]
+    )
+    live = transport(tmp_path, sender, clock)
+    with pytest.raises(ProviderUnavailable):
+        await live.deliver(message())
+    assert live.ledger.get(message().idempotency_key) is None  # released: safe to send again
+    with pytest.raises(ProviderUnavailable):
+        await live.deliver(message())
+    assert live.ledger.get(message().idempotency_key).state == "pending"
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        Undeliverable("21614", code="21614"),
+        ProviderRefused("21606: from number not SMS capable"),
+        ProviderUnavailable("429", retry_after=3),
+    ],
+)
+async def test_a_definite_refusal_releases_the_claim(tmp_path, clock, failure):
+    sender = ScriptedSender(failures=[failure])
+    live = transport(tmp_path, sender, clock)
+    with pytest.raises(type(failure)):
+        await live.deliver(message())
+    assert live.ledger.get(message().idempotency_key) is None
+    assert not (await live.deliver(message())).duplicate  # the retry sends
+    assert sender.calls == 2
+
+
+async def test_rejected_credentials_stop_further_sends_on_that_provider(tmp_path, clock, caplog):
+    sender = ScriptedSender(failures=[CredentialsRejected("Twilio", "Twilio 401 error 20003")])
+    live = transport(tmp_path, sender, clock)
+    with pytest.raises(CredentialsRejected):
+        await live.deliver(message("k-1"))
+    with pytest.raises(CredentialsRejected):
+        await live.deliver(message("k-2"))
+    assert sender.calls == 1  # the second send never reached the provider
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1
+    assert "DUNNING_TWILIO_ACCOUNT_SID / DUNNING_TWILIO_AUTH_TOKEN" in errors[0]
+
+
+async def test_two_stale_attempts_cannot_both_take_over(tmp_path, clock):
+    ledger = SqliteSendLedger(tmp_path / "ledger.sqlite3", clock=clock)
+    ledger.claim("k", "sms", "twilio")
+    stale = ledger.get("k").claimed_at
+    clock.now += timedelta(minutes=5)
+    assert ledger.reclaim("k", stale) is True
+    assert ledger.reclaim("k", stale) is False
+
+
+async def test_the_throttle_spaces_sends_per_sender():
+    now = [0.0]
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    throttle = Throttle(clock=lambda: now[0], sleep=sleep)
+    for _ in range(3):
+        await throttle.wait("twilio-sms:+15005550006", 1.0)
+    await throttle.wait("twilio-sms:+15005550007", 1.0)  # another long code: its own pace
+    assert slept == [1.0, 1.0]
