@@ -105,7 +105,7 @@ class LiveTransport:
             raise TransportError(f"no live transport for {message.channel.value}")
         provider = sender.provider
         if provider in self.rejected:
-            raise CredentialsRejected(provider, self.rejected[provider])
+            raise CredentialsRejected(provider, f"refused earlier: {self.rejected[provider]}")
         entry = self.ledger.claim(message.idempotency_key, message.channel.value, provider)
         if entry is not None:
             if entry.state != "pending":
@@ -161,7 +161,7 @@ class LiveTransport:
             raise
         except CredentialsRejected as exc:
             self.ledger.release(key)
-            self._reject(exc)
+            self._reject(sender.provider, exc)
             raise
         except TransportError:
             self.ledger.release(key)
@@ -171,9 +171,9 @@ class LiveTransport:
         self.ledger.record_sent(key, message_id)
         return Delivery(message_id, provider=sender.provider)
 
-    def _reject(self, exc: CredentialsRejected) -> None:
-        if exc.provider not in self.rejected:
-            self.rejected[exc.provider] = str(exc)
+    def _reject(self, provider: str, exc: CredentialsRejected) -> None:
+        if provider not in self.rejected:
+            self.rejected[provider] = str(exc)
             log.error(
                 "%s; this worker sends nothing more through %s until it is restarted with "
                 "valid credentials (%s)",
