@@ -20,6 +20,7 @@ from config.ladder_loader import (
 from config.settings import Settings
 from config.temporal_client import connect, register_search_attributes
 from intake.accounts_csv import AccountsFileError, read_accounts
+from intake.contact_keys import debtor_contact_keys
 from intake.start import start_account
 from workflows.types import AccountView, workflow_id_for
 
@@ -104,7 +105,8 @@ async def import_accounts(
     ) as progress:
         task = progress.add_task("import", total=len(parsed.accounts))
         for _, account in parsed.accounts:
-            outcome = await start_account(client, account, settings.task_queue)
+            keys = debtor_contact_keys(settings.link_secret.get_secret_value(), account.debtor)
+            outcome = await start_account(client, account, settings.task_queue, keys)
             if outcome.started:
                 started += 1
             else:

@@ -52,8 +52,57 @@ async def run_worker_only(settings: Settings, out: Console, err: Console) -> int
     return 0
 
 
+async def run_webhooks_only(settings: Settings, host: str, port: int, out: Console) -> int:
+    from inbound.server import embedded_server, webhook_app
+
+    server = embedded_server(webhook_app(settings), host, port)
+    serving = asyncio.create_task(server.serve())
+    out.print(
+        f"webhooks on http://{host}:{port} (public URL {settings.public_base_url}); Ctrl-C stops"
+    )
+    stop = asyncio.create_task(_until_stopped())
+    await asyncio.wait({serving, stop}, return_when=asyncio.FIRST_COMPLETED)
+    stop.cancel()
+    server.should_exit = True
+    await serving
+    return 0 if server.started else 1
+
+
+@contextlib.asynccontextmanager
+async def _webhooks_beside(settings: Settings, enabled: bool, out: Console):
+    """The webhook server in this event loop, against the dev server; stopped on exit."""
+    if not enabled:
+        yield
+        return
+    from inbound.server import embedded_server, webhook_app
+
+    dev_settings = settings.model_copy(
+        update={"temporal_address": f"localhost:{settings.dev_server_port}"}
+    )
+    server = embedded_server(
+        webhook_app(dev_settings), settings.webhook_host, settings.webhook_port
+    )
+    serving = asyncio.create_task(server.serve())
+    out.print(
+        f"webhooks on http://{settings.webhook_host}:{settings.webhook_port} "
+        f"(public URL {settings.public_base_url})"
+    )
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(Exception):
+            await serving
+
+
 async def run_dev(
-    settings: Settings, import_file: Path | None, ladder: str | None, out: Console, err: Console
+    settings: Settings,
+    import_file: Path | None,
+    ladder: str | None,
+    out: Console,
+    err: Console,
+    *,
+    webhooks: bool = True,
 ) -> int:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     database = settings.data_dir / "temporal.sqlite"
@@ -70,7 +119,7 @@ async def run_dev(
     )
     try:
         worker = build_worker(env.client, settings)
-        async with worker:
+        async with worker, _webhooks_beside(settings, webhooks, out):
             out.print(
                 f"Temporal on localhost:{settings.dev_server_port}, UI on "
                 f"http://localhost:{settings.dev_ui_port}, worker on '{settings.task_queue}', "

@@ -264,9 +264,7 @@ def send_test(
     """Send one rendered message of a step to yourself through the configured transport."""
     from cli.send_test import send_test as run
 
-    raise typer.Exit(
-        run(channel.value, to, ladder, step, locale, settings_or_exit(), out, err)
-    )
+    raise typer.Exit(run(channel.value, to, ladder, step, locale, settings_or_exit(), out, err))
 
 
 # ---- running -----------------------------------------------------------------------------------
@@ -319,17 +317,38 @@ def worker() -> None:
     raise typer.Exit(asyncio.run(run_worker_only(settings_or_exit(), out, err)))
 
 
+@app.command("webhooks")
+def webhooks(
+    host: Annotated[str | None, typer.Option(help="Listen address (default: settings).")] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port (default: settings).")] = None,
+) -> None:
+    """Serve the webhooks (replies, delivery reports, payments) against the configured Temporal."""
+    from cli.dev import run_webhooks_only
+
+    settings = settings_or_exit()
+    raise typer.Exit(
+        asyncio.run(
+            run_webhooks_only(
+                settings, host or settings.webhook_host, port or settings.webhook_port, out
+            )
+        )
+    )
+
+
 @app.command("dev")
 def dev(
     import_file: Annotated[
         Path | None, typer.Option("--import", help="Accounts CSV to import at start.")
     ] = None,
     ladder: Annotated[str | None, typer.Option(help="Default ladder for the import.")] = None,
+    webhooks: Annotated[bool, typer.Option(help="Serve the webhooks too.")] = True,
 ) -> None:
-    """The embedded Temporal dev server, the worker and the UI in one command (Ctrl-C stops)."""
+    """The embedded Temporal dev server, the worker, the webhooks and the UI (Ctrl-C stops)."""
     from cli.dev import run_dev
 
-    raise typer.Exit(asyncio.run(run_dev(settings_or_exit(), import_file, ladder, out, err)))
+    raise typer.Exit(
+        asyncio.run(run_dev(settings_or_exit(), import_file, ladder, out, err, webhooks=webhooks))
+    )
 
 
 def main() -> None:

@@ -92,6 +92,15 @@ class Settings(BaseSettings):
     # Signs the one-click unsubscribe links in emails (and other links we hand out).
     link_secret: SecretStr = SecretStr(DEV_LINK_SECRET)
 
+    # The webhook server (`dunning webhooks`, also started by `dunning dev`).
+    webhook_host: str = "127.0.0.1"
+    webhook_port: int = Field(default=8000, ge=1, le=65535)
+    payments_webhook_secret: SecretStr | None = None  # HMAC key of POST /payments
+    sendgrid_webhook_public_key: str | None = None  # Event Webhook verification key (base64)
+    inbound_parse_secret: SecretStr | None = None  # ?key= or basic-auth password of Inbound Parse
+    webhook_max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    inbound_email_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+
     # Letters: one dated print batch per day, a PDF per letter and a manifest for the mail house.
     letters_dir: Path | None = None  # defaults to <data_dir>/letters
 

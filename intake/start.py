@@ -23,7 +23,13 @@ class StartOutcome:
     reason: str | None = None
 
 
-async def start_account(client: Client, account: AccountInput, task_queue: str) -> StartOutcome:
+async def start_account(
+    client: Client,
+    account: AccountInput,
+    task_queue: str,
+    contact_keys: list[str] | None = None,
+) -> StartOutcome:
+    """Start the workflow; `contact_keys` (intake/contact_keys.py) let webhooks find it."""
     try:
         await client.start_workflow(
             AccountWorkflow.run,
@@ -32,7 +38,7 @@ async def start_account(client: Client, account: AccountInput, task_queue: str) 
             task_queue=task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-            search_attributes=initial_search_attributes(account)
+            search_attributes=initial_search_attributes(account, contact_keys)
             if account.search_attributes
             else None,
             static_summary=(

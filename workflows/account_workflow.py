@@ -990,6 +990,7 @@ class AccountWorkflow:
             ladder_day=round(self._ladder_day(), 4),
             due_at=self.input.due_at,
             zones=self.debtor.zones,
+            locale=self.debtor.locale,
             next_contact_at=self.state.next_contact_at,
             next_step=steps[index].id if index < len(steps) else None,
             contacts=self.state.contacts,
@@ -1015,11 +1016,14 @@ def _error_type(err: ActivityError | ApplicationError) -> str | None:
     return cause.type if isinstance(cause, ApplicationError) else None
 
 
-def initial_search_attributes(input: AccountInput) -> TypedSearchAttributes:
-    """Set at start so an account is filterable before its first task runs."""
-    return TypedSearchAttributes(
-        [
-            SearchAttributePair(sa.STATUS, Status.ACTIVE.value),
-            SearchAttributePair(sa.LADDER, input.ladder.name),
-        ]
-    )
+def initial_search_attributes(
+    input: AccountInput, contact_keys: list[str] | None = None
+) -> TypedSearchAttributes:
+    """Set at start so an account is filterable (and findable by contact) before its first task."""
+    pairs: list[SearchAttributePair[Any]] = [
+        SearchAttributePair(sa.STATUS, Status.ACTIVE.value),
+        SearchAttributePair(sa.LADDER, input.ladder.name),
+    ]
+    if contact_keys:
+        pairs.append(SearchAttributePair(sa.CONTACT, contact_keys))
+    return TypedSearchAttributes(pairs)

@@ -297,6 +297,7 @@ class AccountView(BaseModel):
     zones: tuple[str, ...]
     next_contact_at: AwareDatetime | None
     next_step: str | None
+    locale: str = "en"  # the debtor's: webhook answers are written in it
     contacts: list[ContactRecord]
     events: list[EventRecord]
     skipped_steps: list[str]

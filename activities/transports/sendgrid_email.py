@@ -21,7 +21,7 @@ from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
 from sendgrid.helpers.mail import Category, CustomArg, Email, Header, Mail, To
 
-from activities.transports.base import OutgoingMessage, ProviderUnavailable
+from activities.transports.base import OutgoingMessage, ProviderUnavailable, Undeliverable
 from activities.transports.provider_errors import sendgrid_error
 from activities.transports.reconcile import Lookup
 from activities.transports.unsubscribe import unsubscribe_url
@@ -78,6 +78,8 @@ class SendGridEmail:
         return await asyncio.to_thread(self._send, message)
 
     def _send(self, message: OutgoingMessage) -> str:
+        if "@" not in message.to:  # the SDK would fail with a KeyError before any request
+            raise Undeliverable(f"{message.to!r} is not an email address")
         client = SendGridAPIClient(api_key=self.api_key, host=self.host)
         client.client.timeout = self.timeout
         try:

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import requests
-from twilio.base.exceptions import TwilioRestException
+from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
@@ -94,6 +94,8 @@ class _TwilioChannel:
                 return function(self.client(), **params)
             except TwilioRestException as exc:
                 raise twilio_error(exc.status, exc.code, str(exc.msg)) from None
+            except TwilioException as exc:  # a failed list page carries no status or code
+                raise ProviderUnavailable(f"Twilio: {exc}") from None
 
         return await asyncio.to_thread(run)
 
