@@ -8,6 +8,7 @@ forward, and several tests need absolute dates (a DST change, a holiday).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +29,8 @@ from config.temporal_client import bundled_binary, register_search_attributes
 from intake.accounts_csv import build_account
 from intake.start import start_account
 from simulation.engine import advance_to
+from tests.fakes.live import ACCOUNT_SID, AUTH_TOKEN, SENDGRID_KEY
+from tests.fakes.providers import FakeProviders
 from worker import build_worker
 from workflows.types import AccountInput, AccountView, workflow_id_for
 
@@ -142,3 +145,17 @@ async def harness(env: WorkflowEnvironment, settings: Settings, tmp_path: Path) 
     """A harness whose clock stands at MONDAY."""
     await advance_to(env, MONDAY)
     return Harness(env=env, settings=settings, handoff_dir=tmp_path / "handoff")
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeProviders]:
+    """The fake Twilio and SendGrid, reached without a proxy and without Twilio's edge/region
+    host rewriting (TWILIO_EDGE / TWILIO_REGION would send the SDK elsewhere)."""
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    for name in ("TWILIO_EDGE", "TWILIO_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    with FakeProviders(
+        account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN, sendgrid_api_key=SENDGRID_KEY
+    ) as providers:
+        yield providers
+    assert providers.errors == [], "the fake providers crashed"
