@@ -32,6 +32,7 @@ from simulation.engine import advance_to
 from tests.fakes.live import ACCOUNT_SID, AUTH_TOKEN, SENDGRID_KEY
 from tests.fakes.providers import FakeProviders
 from worker import build_worker
+from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 from workflows.types import AccountInput, AccountView, workflow_id_for
 
 LADDERS_DIR = PROJECT_ROOT / "config" / "ladders"
@@ -137,6 +138,18 @@ async def env():
     )
     async with environment:
         await register_search_attributes(environment.client, "default")
+        yield environment
+
+
+@pytest_asyncio.fixture
+async def dev_env():
+    """The real Temporal dev server (wall-clock time, real visibility for search attributes)."""
+    environment = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=bundled_binary("temporal"),
+        search_attributes=SEARCH_ATTRIBUTES,
+        data_converter=pydantic_data_converter,
+    )
+    async with environment:
         yield environment
 
 

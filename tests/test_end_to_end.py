@@ -14,29 +14,12 @@ import sys
 import uuid
 from pathlib import Path
 
-import pytest_asyncio
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
-
 from activities.transports.outbox import FileOutbox
 from config.settings import PROJECT_ROOT, load_settings
-from config.temporal_client import bundled_binary
 from worker import build_worker
-from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 
 SPEC = PROJECT_ROOT.parent / "shared" / "spec"
 DUNNING = str(Path(sys.executable).parent / "dunning")
-
-
-@pytest_asyncio.fixture
-async def dev_env():
-    environment = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=bundled_binary("temporal"),
-        search_attributes=SEARCH_ATTRIBUTES,
-        data_converter=pydantic_data_converter,
-    )
-    async with environment:
-        yield environment
 
 
 def always_open_ladder(tmp_path: Path) -> Path:
