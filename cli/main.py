@@ -335,6 +335,24 @@ def webhooks(
     )
 
 
+@app.command("send-payment")
+def send_payment(
+    account_id: Annotated[str, typer.Argument(help="Account id.")],
+    amount: Annotated[str, typer.Argument(help="Decimal amount, e.g. 120.50.")],
+    currency: Annotated[str, typer.Option(help="ISO 4217 code of the account.")] = "EUR",
+    payment_id: Annotated[str | None, typer.Option(help="Idempotent id (default: new).")] = None,
+    url: Annotated[
+        str | None, typer.Option(help="Payments URL (default: <public base URL>/payments).")
+    ] = None,
+) -> None:
+    """POST one signed payment notice to the webhook server, as a payment processor would."""
+    from cli.send_payment import send_payment as run
+
+    raise typer.Exit(
+        run(account_id, amount, currency, payment_id, url, settings_or_exit(), out, err)
+    )
+
+
 @app.command("dev")
 def dev(
     import_file: Annotated[

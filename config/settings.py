@@ -20,6 +20,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 ENV_PREFIX = "DUNNING_"
 DEV_LINK_SECRET = "dev-only-link-secret"
+DEV_PAYMENTS_SECRET = "dev-only-payments-secret"
 
 
 class SettingsError(Exception):
@@ -95,7 +96,7 @@ class Settings(BaseSettings):
     # The webhook server (`dunning webhooks`, also started by `dunning dev`).
     webhook_host: str = "127.0.0.1"
     webhook_port: int = Field(default=8000, ge=1, le=65535)
-    payments_webhook_secret: SecretStr | None = None  # HMAC key of POST /payments
+    payments_webhook_secret: SecretStr = SecretStr(DEV_PAYMENTS_SECRET)  # HMAC key, POST /payments
     sendgrid_webhook_public_key: str | None = None  # Event Webhook verification key (base64)
     inbound_parse_secret: SecretStr | None = None  # ?key= or basic-auth password of Inbound Parse
     webhook_max_body_bytes: int = Field(default=64 * 1024, ge=1024)
@@ -160,6 +161,13 @@ class Settings(BaseSettings):
             and self.link_secret.get_secret_value() == DEV_LINK_SECRET
         ):
             raise ValueError(f"{ENV_PREFIX}LINK_SECRET must be set to a secret in production")
+        if (
+            self.environment == "production"
+            and self.payments_webhook_secret.get_secret_value() == DEV_PAYMENTS_SECRET
+        ):
+            raise ValueError(
+                f"{ENV_PREFIX}PAYMENTS_WEBHOOK_SECRET must be set to a secret in production"
+            )
         if self.environment == "production" and "example" in self.payment_link_template:
             raise ValueError(
                 f"{ENV_PREFIX}PAYMENT_LINK_TEMPLATE still points at the example domain"

@@ -444,11 +444,7 @@ def create_app(
     @app.post("/payments")
     async def payments(request: Request) -> Response:
         body = await request.body()
-        secret = (
-            settings.payments_webhook_secret.get_secret_value()
-            if settings.payments_webhook_secret
-            else None
-        )
+        secret = settings.payments_webhook_secret.get_secret_value()
         problem = signatures.payment_valid(
             secret,
             body,

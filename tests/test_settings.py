@@ -33,6 +33,7 @@ def test_a_wrong_setting_names_its_variable(monkeypatch, variable, value, named)
 def test_production_refuses_the_example_payment_link(monkeypatch):
     monkeypatch.setenv("DUNNING_ENVIRONMENT", "production")
     monkeypatch.setenv("DUNNING_LINK_SECRET", "a-real-secret")
+    monkeypatch.setenv("DUNNING_PAYMENTS_WEBHOOK_SECRET", "another-real-secret")
     with pytest.raises(SettingsError, match="DUNNING_PAYMENT_LINK_TEMPLATE"):
         load_settings()
 
@@ -41,6 +42,14 @@ def test_production_refuses_the_development_link_secret(monkeypatch):
     monkeypatch.setenv("DUNNING_ENVIRONMENT", "production")
     monkeypatch.setenv("DUNNING_PAYMENT_LINK_TEMPLATE", "https://pay.acme.com/{account_id}")
     with pytest.raises(SettingsError, match="DUNNING_LINK_SECRET"):
+        load_settings()
+
+
+def test_production_refuses_the_development_payments_secret(monkeypatch):
+    monkeypatch.setenv("DUNNING_ENVIRONMENT", "production")
+    monkeypatch.setenv("DUNNING_LINK_SECRET", "a-real-secret")
+    monkeypatch.setenv("DUNNING_PAYMENT_LINK_TEMPLATE", "https://pay.acme.com/{account_id}")
+    with pytest.raises(SettingsError, match="DUNNING_PAYMENTS_WEBHOOK_SECRET"):
         load_settings()
 
 

@@ -10,6 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
+import socket
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -19,6 +24,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
+import pytest
 import pytest_asyncio
 from babel.dates import format_date
 from temporalio.testing import WorkflowEnvironment
@@ -39,6 +45,7 @@ from worker import build_worker
 from workflows.types import AccountView, workflow_id_for
 
 PUBLIC = "https://dunning.example.org"
+DUNNING = str(Path(sys.executable).with_name("dunning"))
 AUTH_TOKEN = "twilio-test-token"
 PAYMENTS_SECRET = "payments-test-secret"
 
@@ -135,6 +142,13 @@ async def stack(dev_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[S
         yield Stack(dev_env, settings, http, tmp_path)
 
 
+@pytest.fixture
+def unused_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def events_of(view: AccountView, kind: str) -> list:
     return [event for event in view.events if event.type == kind]
 
@@ -213,3 +227,52 @@ async def test_forged_replayed_oversized_and_malformed_requests_change_nothing(s
 async def test_healthz_says_temporal_answers(stack: Stack):
     health = await stack.http.get("/healthz")
     assert health.status_code == 200 and health.json() == {"status": "ok", "temporal": True}
+
+
+async def test_dunning_webhooks_serves_and_send_payment_pays(stack: Stack, unused_port: int):
+    """The commands ops run: `dunning webhooks` as a server, `dunning send-payment` to try it."""
+    await stack.start("W-5", phone="+33612345675", balance="42.00")
+    env = {
+        **os.environ,
+        "NO_PROXY": "127.0.0.1,localhost",
+        "DUNNING_TEMPORAL_ADDRESS": stack.env.client.service_client.config.target_host,
+        "DUNNING_TASK_QUEUE": stack.settings.task_queue,
+        "DUNNING_DATA_DIR": str(stack.settings.data_dir),
+        "DUNNING_PUBLIC_BASE_URL": f"http://127.0.0.1:{unused_port}",
+        "DUNNING_PAYMENTS_WEBHOOK_SECRET": PAYMENTS_SECRET,
+    }
+    server = subprocess.Popen(
+        [DUNNING, "webhooks", "--port", str(unused_port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{unused_port}") as client:
+            for _ in range(100):
+                try:
+                    if (await client.get("/healthz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.1)
+            else:
+                raise AssertionError("the webhook server never became healthy")
+        paid = await asyncio.to_thread(
+            subprocess.run,
+            [DUNNING, "send-payment", "W-5", "42.00", "--currency", "EUR"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert paid.returncode == 0, paid.stderr
+        assert '"status":"paid"' in paid.stdout.replace(" ", "")
+    finally:
+        server.send_signal(signal.SIGINT)
+        output, _ = await asyncio.to_thread(server.communicate, timeout=30)
+    assert server.returncode == 0, output
+    assert "42.00" not in output and "+33612345675" not in output  # nothing personal logged
+    view = await stack.view("W-5")
+    assert view.status.value == "paid"
