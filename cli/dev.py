@@ -56,7 +56,7 @@ async def run_webhooks_only(settings: Settings, host: str, port: int, out: Conso
     from inbound.server import embedded_server, webhook_app
 
     server = embedded_server(webhook_app(settings), host, port)
-    serving = asyncio.create_task(server.serve())
+    serving = asyncio.create_task(_serve(server, out))
     out.print(
         f"webhooks on http://{host}:{port} (public URL {settings.public_base_url}); Ctrl-C stops"
     )
@@ -66,6 +66,18 @@ async def run_webhooks_only(settings: Settings, host: str, port: int, out: Conso
     server.should_exit = True
     await serving
     return 0 if server.started else 1
+
+
+async def _serve(server, out: Console) -> None:
+    """uvicorn exits the process (SystemExit) when it cannot bind; here that ends only the
+    webhook server, with a line saying why, and the worker and Temporal keep running."""
+    try:
+        await server.serve()
+    except SystemExit:
+        out.print(
+            f"[red]webhooks could not start on {server.config.host}:{server.config.port} "
+            "(port in use? set DUNNING_WEBHOOK_PORT)[/red]"
+        )
 
 
 @contextlib.asynccontextmanager
@@ -82,7 +94,7 @@ async def _webhooks_beside(settings: Settings, enabled: bool, out: Console):
     server = embedded_server(
         webhook_app(dev_settings), settings.webhook_host, settings.webhook_port
     )
-    serving = asyncio.create_task(server.serve())
+    serving = asyncio.create_task(_serve(server, out))
     out.print(
         f"webhooks on http://{settings.webhook_host}:{settings.webhook_port} "
         f"(public URL {settings.public_base_url})"

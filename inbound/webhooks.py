@@ -153,8 +153,8 @@ def create_app(
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         return PlainTextResponse("malformed request", 422)
 
-    async def twilio_form(request: Request) -> list[tuple[str, str]] | Response:
-        """The signed form fields, or the 403/400 answer."""
+    async def twilio_form(request: Request) -> dict[str, str] | Response:
+        """The signed form fields (the last value of a repeated one), or the 403 answer."""
         body = await request.body()
         try:
             fields = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
@@ -165,7 +165,7 @@ def create_app(
         if fields is None or not signatures.twilio_valid(auth_token, url, fields, signature):
             log.info("%s: refused, bad or missing Twilio signature", request.url.path)
             return PlainTextResponse("forbidden", 403)
-        return fields
+        return dict(fields)
 
     async def apply(account_id: str, event: AccountEvent) -> EventResult | None:
         try:
@@ -199,10 +199,9 @@ def create_app(
 
     @app.post("/twilio/sms")
     async def twilio_sms(request: Request) -> Response:
-        fields = await twilio_form(request)
-        if isinstance(fields, Response):
-            return fields
-        form = dict(fields)
+        form = await twilio_form(request)
+        if isinstance(form, Response):
+            return form
         sender, text, sid = form.get("From", ""), form.get("Body"), form.get("MessageSid", "")
         if not sender or text is None or not sid:
             return PlainTextResponse("From, Body and MessageSid are required", 400)
@@ -267,10 +266,9 @@ def create_app(
 
     @app.post("/twilio/status")
     async def twilio_status(request: Request) -> Response:
-        fields = await twilio_form(request)
-        if isinstance(fields, Response):
-            return fields
-        form = dict(fields)
+        form = await twilio_form(request)
+        if isinstance(form, Response):
+            return form
         code = form.get("ErrorCode", "")
         status = form.get("MessageStatus") or form.get("CallStatus") or ""
         sid = form.get("MessageSid") or form.get("CallSid") or ""
@@ -315,10 +313,9 @@ def create_app(
 
     @app.post("/twilio/voice")
     async def twilio_voice(request: Request) -> Response:
-        fields = await twilio_form(request)
-        if isinstance(fields, Response):
-            return fields
-        form = dict(fields)
+        form = await twilio_form(request)
+        if isinstance(form, Response):
+            return form
         token = request.query_params.get("call", "")
         script = scripts.get(token) if token else None
         call_sid = form.get("CallSid", "")
