@@ -232,3 +232,20 @@ async def test_the_throttle_spaces_sends_per_sender():
         await throttle.wait("twilio-sms:+15005550006", 1.0)
     await throttle.wait("twilio-sms:+15005550007", 1.0)  # another long code: its own pace
     assert slept == [1.0, 1.0]
+
+
+def test_transport_failures_reach_temporal_as_the_right_retry_decision():
+    from datetime import timedelta as td
+
+    from activities.account_activities import activity_error
+
+    opted = activity_error(Undeliverable("21610", reason="opted_out"))
+    assert (opted.type, opted.non_retryable) == ("OptedOut", True)
+    gone = activity_error(Undeliverable("21614"))
+    assert (gone.type, gone.non_retryable) == ("Undeliverable", True)
+    limited = activity_error(ProviderUnavailable("429", retry_after=12))
+    assert (limited.non_retryable, limited.next_retry_delay) == (False, td(seconds=12))
+    refused = activity_error(CredentialsRejected("Twilio", "401"))
+    assert (refused.non_retryable, refused.next_retry_delay) == (False, td(minutes=5))
+    config = activity_error(ProviderRefused("21606"))
+    assert (config.type, config.non_retryable) == ("ProviderRefused", True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -586,3 +587,35 @@ async def test_info_logs_carry_no_personal_data(http, accounts, caplog):
     assert "A-1" in logged  # account ids are fine
     for personal in ("612345678", "4915112345", "vendredi", "claire", "Claire", "dispute this"):
         assert personal not in logged
+
+
+async def test_an_unreachable_temporal_is_503_not_an_acknowledgement(scripts):
+    """The real gateway against a port where no Temporal listens."""
+    from temporalio.client import Client
+
+    from inbound.accounts import TemporalAccounts
+
+    async def connect() -> Client:
+        return await Client.connect("127.0.0.1:9")
+
+    settings = load_settings(public_base_url=PUBLIC, twilio_auth_token=TOKEN)
+    app = create_app(settings, TemporalAccounts(connect, "secret"), scripts)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, raise_app_exceptions=False), base_url=PUBLIC
+    ) as client:
+        params = {"MessageSid": "SM1", "From": "+33612345678", "Body": "STOP"}
+        answer = await client.post("/twilio/sms", **signed_form("/twilio/sms", params))
+        body = json.dumps(
+            {"payment_id": "p1", "account_id": "A-1", "amount": "1.00", "currency": "EUR"}
+        ).encode()
+        stamp = str(int(time.time()))
+        paid = await client.post(
+            "/payments",
+            content=body,
+            headers={
+                "X-Dunning-Timestamp": stamp,
+                "X-Dunning-Signature": payment_signature("dev-only-payments-secret", stamp, body),
+            },
+        )
+        health = await client.get("/healthz")
+    assert answer.status_code == 503 and paid.status_code == 503 and health.status_code == 503

@@ -172,13 +172,16 @@ async def test_a_french_reply_with_a_date_becomes_a_promise_and_the_ladder_pause
     await stack.findable("+33612345672")
     day = datetime.now(UTC).date() + timedelta(days=10)
     text = f"Bonjour, je paierai le {format_date(day, 'd MMMM', locale='fr')}, merci"
-    answer = await stack.sms("+33612345672", text)
+    answer = await stack.sms("+33612345672", text, sid="SM-promise-1")
     assert answer.status_code == 200
+    repeated = await stack.sms("+33612345672", text, sid="SM-promise-1")  # Twilio retried
+    assert repeated.status_code == 200 and repeated.text == answer.text
     assert "Merci. Nous avons noté votre engagement de payer" in answer.text
     assert format_date(day, "long", locale="fr") in answer.text
     view = await stack.view("W-2")
     assert view.status.value == "promised"
     assert view.promise is not None and view.promise.date == day
+    assert len(events_of(view, "reply")) == 1 and len(events_of(view, "promise")) == 1
 
 
 async def test_a_number_that_matches_no_account_gets_a_neutral_answer(stack: Stack):
