@@ -6,6 +6,7 @@ Nothing else lives here. The transport is chosen by settings (the outbox by defa
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from temporalio.client import Client
@@ -18,6 +19,8 @@ from activities.transports.outbox import FileOutbox
 from config.ladder import Channel
 from config.settings import Settings
 from workflows.account_workflow import AccountWorkflow
+
+GRACEFUL_SHUTDOWN = timedelta(seconds=30)
 
 
 def renderer_for(settings: Settings) -> TemplateRenderer:
@@ -112,6 +115,8 @@ def build_worker(
         client,
         task_queue=task_queue or settings.task_queue,
         max_cached_workflows=max_cached_workflows,
+        # A deploy lets sends in flight finish rather than cancelling them mid-call.
+        graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
         workflows=[AccountWorkflow],
         activities=[
             activities.next_contact_time,

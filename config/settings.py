@@ -156,23 +156,25 @@ class Settings(BaseSettings):
             )
         if self.transport == "live":
             self._require_live_settings()
-        if (
-            self.environment == "production"
-            and self.link_secret.get_secret_value() == DEV_LINK_SECRET
-        ):
-            raise ValueError(f"{ENV_PREFIX}LINK_SECRET must be set to a secret in production")
-        if (
-            self.environment == "production"
-            and self.payments_webhook_secret.get_secret_value() == DEV_PAYMENTS_SECRET
-        ):
-            raise ValueError(
-                f"{ENV_PREFIX}PAYMENTS_WEBHOOK_SECRET must be set to a secret in production"
-            )
-        if self.environment == "production" and "example" in self.payment_link_template:
-            raise ValueError(
-                f"{ENV_PREFIX}PAYMENT_LINK_TEMPLATE still points at the example domain"
-            )
+        if self.environment == "production":
+            self._refuse_placeholders()
         return self
+
+    def _refuse_placeholders(self) -> None:
+        """Production refuses every development value at once, naming each variable."""
+        problems = []
+        if self.link_secret.get_secret_value() == DEV_LINK_SECRET:
+            problems.append("LINK_SECRET must be set to a secret")
+        if self.payments_webhook_secret.get_secret_value() == DEV_PAYMENTS_SECRET:
+            problems.append("PAYMENTS_WEBHOOK_SECRET must be set to a secret")
+        if not self.public_base_url.startswith("https://"):
+            problems.append("PUBLIC_BASE_URL must be the https URL providers reach us at")
+        if "example" in self.payment_link_template:
+            problems.append("PAYMENT_LINK_TEMPLATE still points at the example domain")
+        if problems:
+            raise ValueError(
+                "in production, " + "; ".join(f"{ENV_PREFIX}{problem}" for problem in problems)
+            )
 
     def _require_live_settings(self) -> None:
         """Live sends need credentials for both providers; name every one that is missing."""
@@ -187,6 +189,9 @@ class Settings(BaseSettings):
         ]
         if not (self.twilio_from or self.twilio_messaging_service_sid):
             missing.append("TWILIO_FROM or DUNNING_TWILIO_MESSAGING_SERVICE_SID")
+        if self.link_secret.get_secret_value() == DEV_LINK_SECRET:
+            # The development value is public: unsubscribe links could be forged with it.
+            missing.append("LINK_SECRET (a secret of your own)")
         if missing:
             raise ValueError(
                 "DUNNING_TRANSPORT=live needs "

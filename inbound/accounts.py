@@ -14,7 +14,11 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Literal, Protocol
 
-from temporalio.client import Client, WorkflowQueryFailedError
+from temporalio.client import (
+    Client,
+    WorkflowQueryFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.service import RPCError, RPCStatusCode
 
 from intake.contact_keys import contact_key
@@ -24,6 +28,8 @@ from workflows.types import AccountEvent, AccountView, EventResult, workflow_id_
 
 ContactKind = Literal["phone", "email"]
 WORKFLOW_PREFIX = workflow_id_for("")
+# Under Twilio's 15-second webhook timeout, with room for the look-up and the answer.
+UPDATE_TIMEOUT = 8.0
 
 
 class AccountsUnavailable(Exception):
@@ -87,7 +93,11 @@ class TemporalAccounts:
         client = await self.client()
         handle = client.get_workflow_handle(workflow_id_for(account_id))
         try:
-            return await handle.query("status", result_type=AccountView)
+            return await asyncio.wait_for(
+                handle.query("status", result_type=AccountView), UPDATE_TIMEOUT
+            )
+        except TimeoutError:
+            raise AccountsUnavailable(f"account {account_id} did not answer in time") from None
         except WorkflowQueryFailedError:
             return None
         except RPCError as exc:
@@ -96,10 +106,15 @@ class TemporalAccounts:
             raise AccountsUnavailable(f"Temporal: {exc.message}") from None
 
     async def apply(self, account_id: str, event: AccountEvent) -> EventResult:
+        """The event, applied; unanswered within `UPDATE_TIMEOUT` (no worker, or the account
+        busy with a send during a provider outage) → AccountsUnavailable. The update stays
+        queued at Temporal, and a provider's retry carries the same event id."""
         client = await self.client()
         try:
-            return await send_event(client, account_id, event)
+            return await asyncio.wait_for(send_event(client, account_id, event), UPDATE_TIMEOUT)
         except EventNotDelivered as exc:
             raise UnknownAccount(str(exc)) from None
+        except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+            raise AccountsUnavailable(f"no answer from account {account_id} in time") from None
         except RPCError as exc:
             raise AccountsUnavailable(f"Temporal: {exc.message}") from None

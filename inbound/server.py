@@ -17,9 +17,7 @@ from inbound.webhooks import create_app
 
 
 def webhook_app(settings: Settings) -> FastAPI:
-    accounts = TemporalAccounts(
-        lambda: connect(settings), settings.link_secret.get_secret_value()
-    )
+    accounts = TemporalAccounts(lambda: connect(settings), settings.link_secret.get_secret_value())
     return create_app(settings, accounts, SqliteCallScripts(settings.ledger_path))
 
 

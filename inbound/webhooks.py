@@ -51,7 +51,7 @@ from inbound import signatures
 from inbound.accounts import AccountGateway, AccountsUnavailable, UnknownAccount
 from inbound.answers import answer_text, promise_values, twiml_message
 from inbound.email_text import reply_text
-from workflows.types import AccountEvent, AccountView, EventResult
+from workflows.types import AccountEvent, AccountView, EventResult, Status
 
 log = logging.getLogger("dunning.webhooks")
 
@@ -239,13 +239,20 @@ def create_app(
         return Response(twiml_message(text), media_type=TWIML)
 
     def sms_answer(view: AccountView, result: EventResult | None) -> str:
+        """The text back. Never a collection message to someone who asked us to stop: after
+        a cease request or an SMS opt-out nothing is sent; while a dispute is open, or once
+        the account is closed, only a neutral acknowledgement."""
         if result is None:
             return twiml_message(answer_text("neutral", view.locale))
         kind = result.detail.get("kind", "unknown")
         link = settings.payment_link(view.account_id)
         phone = settings.creditor_phone
-        if kind == "opt_out":
+        if kind == "opt_out" or result.status == Status.CEASED or "sms" in view.unusable_channels:
             return twiml_message(None)
+        if result.status == Status.DISPUTED and kind != "dispute":
+            return twiml_message(answer_text("neutral", view.locale))
+        if result.status.is_final:
+            return twiml_message(answer_text("neutral", view.locale))
         if kind == "promise" and result.accepted and "date" in result.detail:
             values = promise_values(
                 view.locale,
@@ -324,17 +331,25 @@ def create_app(
                 '<?xml version="1.0" encoding="UTF-8"?><Response><Hangup/></Response>',
                 media_type=TWIML,
             )
+        # A call is live: it gets its TwiML even when the event cannot be applied right now
+        # (the status callback and a person's next call are the second chances).
         digits = form.get("Digits")
         if digits is None:
             answered_by = form.get("AnsweredBy")
             if answered_by == "human":
-                await apply(script.account_id, conversation_event(call_sid))
+                await apply_during_call(script.account_id, conversation_event(call_sid))
             action = f"{public}/twilio/voice?call={token}"
             return Response(call_twiml(script, answered_by, action), media_type=TWIML)
         event = menu_event(call_sid, digits[:1])
         if event is not None:
-            await apply(script.account_id, event)
+            await apply_during_call(script.account_id, event)
         return Response(menu_answer_twiml(script, digits[:1]), media_type=TWIML)
+
+    async def apply_during_call(account_id: str, event: AccountEvent) -> None:
+        try:
+            await apply(account_id, event)
+        except AccountsUnavailable:
+            log.warning("voice %s for %s not applied: Temporal unavailable", event.type, account_id)
 
     def menu_event(call_sid: str, digit: str) -> AccountEvent | None:
         event_id = f"twilio-call:{call_sid}:menu-{digit}"
@@ -375,6 +390,8 @@ def create_app(
             return PlainTextResponse("forbidden", 403)
         try:
             form = await request.form(max_files=20, max_fields=100)
+        except BodyTooLarge:
+            raise
         except Exception:  # python-multipart raises several types for broken bodies
             return PlainTextResponse("malformed multipart body", 400)
         values = {key: value for key, value in form.items() if isinstance(value, str)}

@@ -25,7 +25,7 @@ from activities.transports.twilio_channels import call_token
 from activities.transports.unsubscribe import read_unsubscribe_token
 from config.ladder import Channel
 from config.settings import load_settings
-from tests.fakes.live import ACCOUNT_SID, FROM, live_settings
+from tests.fakes.live import ACCOUNT_SID, FROM, LINK_SECRET, live_settings
 from tests.fakes.provider_spec import spec_problems
 from tests.fakes.providers import FakeProviders
 from worker import live_transport
@@ -92,7 +92,7 @@ async def test_email_goes_through_sendgrid_with_everything_matching_needs(fake, 
     link = headers["List-Unsubscribe"].split(">")[0].lstrip("<")
     assert link.startswith("https://dunning.example.org/unsubscribe/")
     token = link.rsplit("/", 1)[1]
-    assert read_unsubscribe_token("dev-only-link-secret", token) == ("A-1", Channel.EMAIL)
+    assert read_unsubscribe_token(LINK_SECRET, token) == ("A-1", Channel.EMAIL)
     conforming(fake)
 
 
@@ -273,3 +273,26 @@ def test_live_settings_need_every_credential(tmp_path):
 
     with pytest.raises(SettingsError, match="DUNNING_TWILIO_AUTH_TOKEN"):
         load_settings(transport="live", sendgrid_api_key="SG.x", twilio_account_sid="AC1")
+
+
+async def test_a_provider_that_cannot_be_reached_sent_nothing_and_keeps_no_claim(fake, tmp_path):
+    import socket
+
+    with socket.socket() as probe:  # a port where nothing listens
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    live = transport(fake, tmp_path, sendgrid_api_host=closed, twilio_api_base_url=closed)
+    for channel, to in ((Channel.EMAIL, "claire@example.org"), (Channel.SMS, "+14155550123")):
+        with pytest.raises(ProviderUnavailable) as caught:
+            await live.deliver(message(channel, to, key=f"k-{channel.value}"))
+        assert not caught.value.maybe_sent
+        assert live.ledger.get(f"k-{channel.value}") is None  # the next attempt sends
+
+
+def test_provider_errors_keep_contact_data_out_of_histories_and_logs():
+    from activities.transports.provider_errors import retry_after_seconds, twilio_error
+
+    error = twilio_error(400, 21211, "The 'To' number +1 415-555-0123 is not a valid phone number.")
+    assert "555" not in str(error) and "21211" in str(error)
+    assert retry_after_seconds({"Retry-After": "1.5"}) == 1.5
+    assert retry_after_seconds({"Retry-After": "soon"}) is None

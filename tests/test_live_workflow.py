@@ -19,7 +19,14 @@ import pytest
 
 from activities.transports.live import LiveTransport
 from tests.conftest import MONDAY, Harness, account
-from tests.fakes.live import ACCOUNT_SID, AUTH_TOKEN, FROM, SENDGRID_KEY, live_settings
+from tests.fakes.live import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    FROM,
+    LINK_SECRET,
+    SENDGRID_KEY,
+    live_settings,
+)
 from tests.fakes.provider_spec import spec_problems
 from tests.fakes.providers import FakeProviders
 from worker import live_transport
@@ -74,6 +81,7 @@ def send_test_env(fake: FakeProviders, data_dir: Path) -> dict[str, str]:
         "DUNNING_TWILIO_AUTH_TOKEN": AUTH_TOKEN,
         "DUNNING_TWILIO_API_BASE_URL": fake.url,
         "DUNNING_TWILIO_FROM": FROM,
+        "DUNNING_LINK_SECRET": LINK_SECRET,
     }
 
 

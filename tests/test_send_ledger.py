@@ -61,11 +61,12 @@ class ScriptedSender:
             raise SystemExit("worker killed after the provider accepted")
         return sid
 
-    async def find_sent(self, message: OutgoingMessage, since: datetime) -> str | Lookup:
+    async def find_sent(self, message: OutgoingMessage, since: datetime) -> list[str] | Lookup:
+        """Like a call list: every send to the number, whoever it was for."""
         self.lookups += 1
         if not self.can_look_up:
             return Lookup.UNKNOWN
-        return self.accepted.get(message.idempotency_key, Lookup.NOT_FOUND)
+        return list(self.accepted.values())
 
 
 def message(key: str = "dunning-A-1/sms-reminder/sms/1") -> OutgoingMessage:
@@ -249,3 +250,47 @@ def test_transport_failures_reach_temporal_as_the_right_retry_decision():
     assert (refused.non_retryable, refused.next_retry_delay) == (False, td(minutes=5))
     config = activity_error(ProviderRefused("21606"))
     assert (config.type, config.non_retryable) == ("ProviderRefused", True)
+
+
+async def test_a_send_already_recorded_for_another_key_is_not_taken_as_ours(tmp_path, clock):
+    """Two accounts share a number: a lost call of B must not be matched to A's call."""
+    sender = ScriptedSender()
+    live = transport(tmp_path, sender, clock)
+    await live.deliver(message("dunning-A/voicemail/voicemail/1"))  # A's call, recorded
+    b = message("dunning-B/voicemail/voicemail/1")
+    live.ledger.claim(b.idempotency_key, "sms", "twilio")  # B's attempt died before calling
+    clock.now += timedelta(minutes=5)
+    delivery = await live.deliver(b)
+    assert not delivery.duplicate and sender.calls == 2  # B's call placed, not A's borrowed
+
+
+async def test_two_unrecorded_candidates_cannot_be_told_apart(tmp_path, clock):
+    sender = ScriptedSender(accepted={"x": "CA1", "y": "CA2"})
+    live = transport(tmp_path, sender, clock)
+    live.ledger.claim(message().idempotency_key, "sms", "twilio")
+    clock.now += timedelta(minutes=5)
+    delivery = await live.deliver(message())
+    assert delivery.unconfirmed and sender.calls == 0
+
+
+async def test_a_long_queue_at_one_sender_is_handed_back_to_temporal():
+    now = [0.0]
+
+    async def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    throttle = Throttle(clock=lambda: now[0], sleep=sleep, max_wait=2.0)
+    for _ in range(3):
+        await throttle.wait("twilio-sms:+15005550006", 1.0)
+    now[0] = 2.0
+    await throttle.wait("twilio-sms:+15005550006", 1.0)  # due at 3: a 1 s wait is fine
+    now[0] = 0.5  # a burst: the next slot (4.0) is 3.5 s away
+    with pytest.raises(ProviderUnavailable) as busy:
+        await throttle.wait("twilio-sms:+15005550006", 1.0)
+    assert busy.value.retry_after == pytest.approx(3.5)
+
+
+def test_the_ledger_records_even_a_row_released_meanwhile(tmp_path, clock):
+    ledger = SqliteSendLedger(tmp_path / "ledger.sqlite3", clock=clock)
+    ledger.record_sent("k", "SM1")
+    assert ledger.get("k").state == "sent" and ledger.knows("SM1")

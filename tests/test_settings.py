@@ -49,6 +49,7 @@ def test_production_refuses_the_development_payments_secret(monkeypatch):
     monkeypatch.setenv("DUNNING_ENVIRONMENT", "production")
     monkeypatch.setenv("DUNNING_LINK_SECRET", "a-real-secret")
     monkeypatch.setenv("DUNNING_PAYMENT_LINK_TEMPLATE", "https://pay.acme.com/{account_id}")
+    monkeypatch.setenv("DUNNING_PUBLIC_BASE_URL", "https://hooks.acme.com")
     with pytest.raises(SettingsError, match="DUNNING_PAYMENTS_WEBHOOK_SECRET"):
         load_settings()
 
@@ -62,6 +63,14 @@ def test_live_transport_names_every_missing_credential(monkeypatch):
     assert "DUNNING_TWILIO_ACCOUNT_SID" in message and "DUNNING_TWILIO_AUTH_TOKEN" in message
     assert "DUNNING_TWILIO_FROM or DUNNING_TWILIO_MESSAGING_SERVICE_SID" in message
     assert "DUNNING_SENDGRID_API_KEY" not in message
+    assert "DUNNING_LINK_SECRET" in message  # the public development value would do otherwise
+
+
+def test_production_needs_an_https_public_url(monkeypatch):
+    monkeypatch.setenv("DUNNING_ENVIRONMENT", "production")
+    monkeypatch.setenv("DUNNING_LINK_SECRET", "a-real-secret")
+    with pytest.raises(SettingsError, match="DUNNING_PUBLIC_BASE_URL"):
+        load_settings()
 
 
 @pytest.mark.parametrize(

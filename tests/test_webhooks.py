@@ -122,7 +122,7 @@ class MemoryAccounts:
             detail = {"kind": found.kind}
             if found.promise_date:
                 detail.update(date=found.promise_date.isoformat(), amount="120.50")
-        result = EventResult(accepted=True, status=Status.ACTIVE, detail=detail)
+        result = EventResult(accepted=True, status=self.views[account_id].status, detail=detail)
         self.seen[account_id, event.event_id or ""] = result
         return result
 
@@ -279,6 +279,33 @@ async def test_inbound_sms_reply_is_applied_and_answered_with_help(http, account
     assert "Pour payer : https://pay.acme.example/a/A-1" in answer.text  # the debtor's language
     [(account_id, event)] = accounts.applied
     assert (account_id, event.type, event.event_id) == ("A-1", "reply", "twilio-sms:SM1")
+
+
+@pytest.mark.parametrize(
+    ("status", "unusable", "expected"),
+    [
+        (Status.CEASED, {}, None),  # cease: nothing more, not even help
+        (Status.ACTIVE, {"sms": "opted_out"}, None),
+        (Status.DISPUTED, {}, "Merci pour votre message."),  # no payment link while disputed
+        (Status.PAID, {}, "Thank you for your message."),  # closed: like no account at all
+    ],
+)
+async def test_no_collection_text_back_to_someone_who_asked_us_to_stop(
+    http, accounts, status, unusable, expected
+):
+    accounts.views["A-1"] = accounts.views["A-1"].model_copy(
+        update={"status": status, "unusable_channels": unusable}
+    )
+    params = {"MessageSid": "SM7", "From": "+33612345678", "Body": "combien ?"}
+    answer = await http.post("/twilio/sms", **signed_form("/twilio/sms", params))
+    assert answer.status_code == 200
+    assert "pay.acme.example" not in answer.text
+    if expected is None:
+        assert "<Message>" not in answer.text
+    elif status.is_final:
+        assert expected in answer.text and accounts.applied == []  # closed: nothing applied
+    else:
+        assert expected in answer.text
 
 
 @pytest.mark.parametrize(

@@ -61,6 +61,9 @@ class SendLedger(Protocol):
 
     def get(self, key: str) -> LedgerEntry | None: ...
 
+    def knows(self, message_id: str) -> bool:
+        """Whether some key already recorded this provider id."""
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sends (
@@ -86,6 +89,7 @@ class SqliteSendLedger:
         with self._connection() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute(_SCHEMA)
+            db.execute("CREATE INDEX IF NOT EXISTS sends_message_id ON sends (message_id)")
 
     def _connection(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
@@ -97,18 +101,38 @@ class SqliteSendLedger:
 
     def claim(self, key: str, channel: str, provider: str) -> LedgerEntry | None:
         db = self._connection()
-        inserted = db.execute(
-            "INSERT INTO sends (idempotency_key, state, channel, provider, claimed_at) "
-            "VALUES (?, 'pending', ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING",
-            (key, channel, provider, self._clock().isoformat()),
-        ).rowcount
-        return None if inserted == 1 else self.get(key)
+        while True:
+            inserted = db.execute(
+                "INSERT INTO sends (idempotency_key, state, channel, provider, claimed_at) "
+                "VALUES (?, 'pending', ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING",
+                (key, channel, provider, self._clock().isoformat()),
+            ).rowcount
+            if inserted == 1:
+                return None
+            existing = self.get(key)
+            if existing is not None:
+                return existing
+            # Released between the insert and the read: try to claim it again.
 
     def record_sent(self, key: str, message_id: str, *, unconfirmed: bool = False) -> None:
+        """Record the provider's id; an upsert, so a row lost to a release still ends recorded."""
+        now = self._clock().isoformat()
+        state = "unconfirmed" if unconfirmed else "sent"
         self._connection().execute(
-            "UPDATE sends SET state = ?, message_id = ?, sent_at = ? WHERE idempotency_key = ?",
-            ("unconfirmed" if unconfirmed else "sent", message_id, self._clock().isoformat(), key),
+            "INSERT INTO sends (idempotency_key, state, channel, provider, claimed_at, "
+            "message_id, sent_at) VALUES (?, ?, '', '', ?, ?, ?) "
+            "ON CONFLICT (idempotency_key) DO UPDATE SET state = excluded.state, "
+            "message_id = excluded.message_id, sent_at = excluded.sent_at",
+            (key, state, now, message_id, now),
         )
+
+    def knows(self, message_id: str) -> bool:
+        row = (
+            self._connection()
+            .execute("SELECT 1 FROM sends WHERE message_id = ? LIMIT 1", (message_id,))
+            .fetchone()
+        )
+        return row is not None
 
     def release(self, key: str) -> None:
         self._connection().execute(

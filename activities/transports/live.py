@@ -49,7 +49,8 @@ class ChannelSender(Protocol):
 
     async def send(self, message: OutgoingMessage) -> str: ...
 
-    async def find_sent(self, message: OutgoingMessage, since: datetime) -> str | Lookup: ...
+    async def find_sent(self, message: OutgoingMessage, since: datetime) -> list[str] | Lookup:
+        """Provider ids of sends that could be this message since `since`, or UNKNOWN."""
 
 
 class Throttle:
@@ -60,17 +61,25 @@ class Throttle:
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        max_wait: float = 15.0,
     ) -> None:
+        self.max_wait = max_wait
         self._clock = clock
         self._sleep = sleep
         self._next: dict[str, float] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
     async def wait(self, key: str, per_second: float) -> None:
+        """Wait for this sender's next slot; a queue longer than `max_wait` is handed back to
+        Temporal (retry later) rather than held inside an activity that may time out."""
         lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:
             now = self._clock()
             due = self._next.get(key, now)
+            if due - now > self.max_wait:
+                raise ProviderUnavailable(
+                    f"{key} is busy (paced at {per_second}/s)", retry_after=due - now
+                )
             if due > now:
                 await self._sleep(due - now)
             self._next[key] = max(now, due) + 1.0 / per_second
@@ -106,6 +115,9 @@ class LiveTransport:
         provider = sender.provider
         if provider in self.rejected:
             raise CredentialsRejected(provider, f"refused earlier: {self.rejected[provider]}")
+        # Pace first, claim second: a claim is taken right before the provider call, so its age
+        # says how long ago a send may have started (the lease), never time spent queueing.
+        await self.throttle.wait(sender.throttle_key, self.rates.get(message.channel, 1.0))
         entry = self.ledger.claim(message.idempotency_key, message.channel.value, provider)
         if entry is not None:
             if entry.state != "pending":
@@ -132,10 +144,15 @@ class LiveTransport:
             )
         found = await sender.find_sent(message, claimed_at)
         key = message.idempotency_key
-        if isinstance(found, str):
-            log.warning("send %s: found at %s after a lost result; recorded", key, sender.provider)
-            self.ledger.record_sent(key, found)
-            return Delivery(found, duplicate=True, provider=sender.provider)
+        if isinstance(found, list):
+            # Sends the ledger already gave to another key are not ours (two accounts sharing
+            # a number); one left is ours, several cannot be told apart.
+            candidates = [sid for sid in found if not self.ledger.knows(sid)]
+            if len(candidates) == 1:
+                log.warning("send %s: found at %s after a lost result", key, sender.provider)
+                self.ledger.record_sent(key, candidates[0])
+                return Delivery(candidates[0], duplicate=True, provider=sender.provider)
+            found = Lookup.UNKNOWN if candidates else Lookup.NOT_FOUND
         if found is Lookup.UNKNOWN:
             log.warning(
                 "send %s: an earlier attempt may have reached %s and it cannot tell; "
@@ -152,7 +169,6 @@ class LiveTransport:
 
     async def _send(self, sender: ChannelSender, message: OutgoingMessage) -> Delivery:
         key = message.idempotency_key
-        await self.throttle.wait(sender.throttle_key, self.rates.get(message.channel, 1.0))
         try:
             message_id = await sender.send(message)
         except ProviderUnavailable as exc:

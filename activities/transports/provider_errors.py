@@ -7,6 +7,7 @@ error dictionary (https://www.twilio.com/docs/api/errors) and SendGrid's v3 mail
 from __future__ import annotations
 
 import email.utils
+import re
 import time
 from collections.abc import Mapping
 
@@ -28,7 +29,6 @@ TWILIO_UNDELIVERABLE: dict[int, str] = {
     21612: "the 'To' number is not currently reachable via SMS",
     21614: "'To' number is not a valid mobile number (a landline?)",
     13224: "invalid phone number for a call",
-    30003: "unreachable destination handset",
     30005: "unknown destination handset",
     30006: "landline or unreachable carrier",
 }
@@ -44,21 +44,35 @@ def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
     if not headers:
         return None
     lowered = {key.lower(): value for key, value in headers.items()}
-    value = lowered.get("retry-after")
+    value = (lowered.get("retry-after") or "").strip()
     if value:
-        if value.strip().isdigit():
-            return float(value)
-        parsed = email.utils.parsedate_to_datetime(value)
-        if parsed is not None:
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            pass
+        try:
+            parsed = email.utils.parsedate_to_datetime(value)
             return max(0.0, parsed.timestamp() - time.time())
+        except (TypeError, ValueError):
+            pass
     reset = lowered.get("x-ratelimit-reset")
     if reset and reset.strip().isdigit():
         return max(1.0, float(reset) - time.time())
     return None
 
 
+_PHONE = re.compile(r"\+?\d[\d ().-]{5,}\d")
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
+
+
+def redact(text: str) -> str:
+    """Provider messages quote the recipient ("The 'To' number +1415… is not valid"); errors go
+    into Temporal's history and the logs, which must not hold contact data."""
+    return _EMAIL.sub("<email>", _PHONE.sub("<number>", text))
+
+
 def twilio_error(status: int, code: int | None, message: str) -> TransportError:
-    text = f"Twilio {status}" + (f" error {code}" if code else "") + f": {message}"
+    text = f"Twilio {status}" + (f" error {code}" if code else "") + f": {redact(message)}"
     if code in TWILIO_OPTED_OUT:
         return Undeliverable(text, reason="opted_out", code=str(code))
     if code in TWILIO_UNDELIVERABLE:
@@ -71,7 +85,7 @@ def twilio_error(status: int, code: int | None, message: str) -> TransportError:
 
 
 def sendgrid_error(status: int, body: str, headers: Mapping[str, str] | None) -> TransportError:
-    text = f"SendGrid {status}: {body.strip()[:300]}"
+    text = f"SendGrid {status}: {redact(body.strip()[:300])}"
     if status in (401, 403):
         return CredentialsRejected("SendGrid", text)
     if status == 429 or status >= 500:

@@ -14,14 +14,19 @@ The SDK is synchronous (urllib); calls run in a worker thread.
 from __future__ import annotations
 
 import asyncio
-import socket
+import urllib.error
 from datetime import datetime
 
 from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
 from sendgrid.helpers.mail import Category, CustomArg, Email, Header, Mail, To
 
-from activities.transports.base import OutgoingMessage, ProviderUnavailable, Undeliverable
+from activities.transports.base import (
+    OutgoingMessage,
+    ProviderRefused,
+    ProviderUnavailable,
+    Undeliverable,
+)
 from activities.transports.provider_errors import sendgrid_error
 from activities.transports.reconcile import Lookup
 from activities.transports.unsubscribe import unsubscribe_url
@@ -83,7 +88,11 @@ class SendGridEmail:
         client = SendGridAPIClient(api_key=self.api_key, host=self.host)
         client.client.timeout = self.timeout
         try:
-            response = client.send(self.mail_for(message))
+            mail = self.mail_for(message)
+        except (ValueError, KeyError, TypeError) as exc:  # nothing was sent
+            raise ProviderRefused(f"SendGrid message could not be built: {exc}") from None
+        try:
+            response = client.send(mail)
         except HTTPError as exc:
             body = exc.body.decode("utf-8", "replace") if isinstance(exc.body, bytes) else exc.body
             raise sendgrid_error(exc.status_code, str(body), dict(exc.headers or {})) from None
@@ -94,12 +103,13 @@ class SendGridEmail:
         headers = {key.lower(): value for key, value in dict(response.headers).items()}
         return headers.get("x-message-id") or f"sendgrid-{message.idempotency_key}"
 
-    async def find_sent(self, message: OutgoingMessage, since: datetime) -> str | Lookup:
+    async def find_sent(self, message: OutgoingMessage, since: datetime) -> list[str] | Lookup:
         """The mail send API has no lookup by our key (Email Activity is a paid add-on)."""
         return Lookup.UNKNOWN
 
 
 def _maybe_sent(exc: OSError) -> bool:
-    """A refused or unresolvable connection sent nothing; a timeout or a reset may have."""
-    reason = getattr(exc, "reason", exc)
-    return not isinstance(reason, ConnectionRefusedError | socket.gaierror)
+    """urllib wraps every failure while the request is being sent (refused, DNS, TLS, connect
+    timeout) in URLError: nothing reached SendGrid. A timeout or a reset while reading the
+    answer comes bare, and the email may have been accepted."""
+    return not isinstance(exc, urllib.error.URLError)

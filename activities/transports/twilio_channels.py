@@ -47,9 +47,8 @@ class _ClassifyingHttpClient(TwilioHttpClient):
         try:
             response = super().request(method, url, *args, **kwargs)
         except (requests.ConnectionError, requests.Timeout) as exc:
-            refused = isinstance(exc, requests.ConnectTimeout) or "Failed to establish" in str(exc)
             raise ProviderUnavailable(
-                f"Twilio unreachable: {type(exc).__name__}", maybe_sent=not refused
+                f"Twilio unreachable: {type(exc).__name__}", maybe_sent=_maybe_sent(exc)
             ) from None
         if response.status_code == 429 or response.status_code >= 500:
             raise ProviderUnavailable(
@@ -57,6 +56,17 @@ class _ClassifyingHttpClient(TwilioHttpClient):
                 retry_after=retry_after_seconds(response.headers),
             )
         return response
+
+
+def _maybe_sent(exc: requests.RequestException) -> bool:
+    """Only a failure after the request went out (a read timeout, a dropped answer) may hide
+    an accepted message; no connection, no TLS, no DNS means nothing was sent."""
+    if isinstance(exc, requests.ConnectTimeout | requests.exceptions.SSLError):
+        return False
+    text = str(exc)
+    return not any(
+        sign in text for sign in ("Failed to establish", "NameResolutionError", "Failed to resolve")
+    )
 
 
 class _TwilioChannel:
@@ -119,18 +129,16 @@ class TwilioSms(_TwilioChannel):
         created = await self._call(lambda client, **p: client.messages.create(**p), **params)
         return str(created.sid)
 
-    async def find_sent(self, message: OutgoingMessage, since: datetime) -> str | Lookup:
-        """Our message to this number since the claim, matched on its body."""
+    async def find_sent(self, message: OutgoingMessage, since: datetime) -> list[str] | Lookup:
+        """Messages to this number with this body since the claim."""
         recent = await self._call(
             lambda client, **p: client.messages.list(**p), to=message.to, limit=20
         )
-        for found in recent:
-            recent_enough = (
-                found.date_created is None or found.date_created >= since - RECONCILE_SLACK
-            )
-            if found.body == message.text and recent_enough:
-                return str(found.sid)
-        return Lookup.NOT_FOUND
+        return [
+            str(found.sid)
+            for found in recent
+            if found.body == message.text and _since(found.date_created, since)
+        ]
 
 
 class TwilioVoicemail(_TwilioChannel):
@@ -171,18 +179,20 @@ class TwilioVoicemail(_TwilioChannel):
         )
         return str(created.sid)
 
-    async def find_sent(self, message: OutgoingMessage, since: datetime) -> str | Lookup:
+    async def find_sent(self, message: OutgoingMessage, since: datetime) -> list[str] | Lookup:
+        """Calls from our number to this one since the claim (a call has no body to match:
+        the ledger sets aside calls it already gave to other keys)."""
         recent = await self._call(
             lambda client, **p: client.calls.list(**p),
             to=message.to,
             from_=self.from_number,
             limit=20,
         )
-        for found in recent:
-            created = found.date_created
-            if created is None or created >= since - RECONCILE_SLACK:
-                return str(found.sid)
-        return Lookup.NOT_FOUND
+        return [str(found.sid) for found in recent if _since(found.date_created, since)]
+
+
+def _since(created: datetime | None, since: datetime) -> bool:
+    return created is None or created >= since - RECONCILE_SLACK
 
 
 def call_token(idempotency_key: str) -> str:

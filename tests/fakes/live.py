@@ -12,6 +12,7 @@ AUTH_TOKEN = "fake-auth-token"
 SENDGRID_KEY = "SG.fake-key"
 FROM = "+15005550006"
 PUBLIC_URL = "https://dunning.example.org"
+LINK_SECRET = "live-test-link-secret"
 
 
 def live_settings(fake: FakeProviders, data_dir: Path, **overrides: object) -> Settings:
@@ -26,6 +27,7 @@ def live_settings(fake: FakeProviders, data_dir: Path, **overrides: object) -> S
         "twilio_from": FROM,
         "public_base_url": PUBLIC_URL,
         "provider_timeout_seconds": 5,
+        "link_secret": LINK_SECRET,
     }
     values.update(overrides)
     return load_settings(**values)
