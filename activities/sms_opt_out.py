@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from activities.render import language_of
+
 OPT_OUT_LINES: dict[str, str] = {
     "en": "Reply STOP to opt out.",
     "fr": "Désinscription : STOP",
@@ -24,5 +26,5 @@ _STOP = re.compile(r"\bSTOP\b")
 def with_opt_out(text: str, locale: str, jurisdiction: str) -> str:
     if jurisdiction not in JURISDICTIONS_REQUIRING_OPT_OUT or _STOP.search(text):
         return text
-    language = locale.replace("_", "-").split("-")[0].lower()
-    return f"{text.rstrip()} {OPT_OUT_LINES.get(language, OPT_OUT_LINES['en'])}"
+    line = OPT_OUT_LINES.get(language_of(locale), OPT_OUT_LINES["en"])
+    return f"{text.rstrip()} {line}"

@@ -15,7 +15,7 @@ from babel.dates import format_date
 from babel.numbers import format_currency
 from twilio.twiml.messaging_response import MessagingResponse
 
-from activities.render import babel_locale
+from activities.render import babel_locale, language_of
 
 ANSWERS: dict[str, dict[str, str]] = {
     "en": {
@@ -65,7 +65,7 @@ ANSWERS: dict[str, dict[str, str]] = {
 
 
 def _language(locale: str) -> str:
-    language = locale.replace("_", "-").split("-")[0].lower()
+    language = language_of(locale)
     return language if language in ANSWERS else "en"
 
 

@@ -24,6 +24,7 @@ from activities.letters import LAYOUTS, LetterContent, letter_pdf, paper_for, re
 from activities.render import Creditor, TemplateRenderer, sample_facts
 from activities.transports import letters
 from activities.transports.base import OutgoingMessage, Undeliverable
+from activities.transports.files import create_once
 from activities.transports.letters import (
     MANIFEST,
     MANIFEST_COLUMNS,
@@ -299,7 +300,7 @@ async def test_a_row_torn_by_a_crash_is_replaced_by_a_whole_one(tmp_path: Path):
     batch = tmp_path / "2027-01-04"
     # A second letter's PDF is written, then the worker dies halfway through its row.
     second = message("k-2", account_id="A-2002")
-    letters._create_atomically(printer.path_for(second), b"%PDF-1.3 stand-in")
+    create_once(printer.path_for(second), b"%PDF-1.3 stand-in")
     with open(batch / MANIFEST, "ab") as handle:
         handle.write(b"A-2002.first-letter.0123,letter-")
     assert len(batch_summary(tmp_path, DAY)) == 1  # readers skip the torn row

@@ -20,11 +20,9 @@ from __future__ import annotations
 import asyncio
 import csv
 import fcntl
-import hashlib
 import io
 import os
 import re
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -44,6 +42,7 @@ from activities.letters import (
 )
 from activities.render import babel_locale
 from activities.transports.base import Delivery, OutgoingMessage, Undeliverable
+from activities.transports.files import create_once, fsync_directory, key_digest, safe_name
 
 PROVIDER = "letters"
 MANIFEST = "manifest.csv"
@@ -68,11 +67,7 @@ _COUNTRY_CODE = re.compile(r"[A-Za-z]{2}")
 
 
 def message_id_for(idempotency_key: str) -> str:
-    return "letter-" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:20]
-
-
-def _safe(part: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", part)[:80] or "_"
+    return "letter-" + key_digest(idempotency_key, 20)
 
 
 def sent_at_of(message: OutgoingMessage) -> datetime:
@@ -136,8 +131,8 @@ class LetterPrinter:
         return self.directory / sent_at_of(message).date().isoformat()
 
     def path_for(self, message: OutgoingMessage) -> Path:
-        digest = hashlib.sha256(message.idempotency_key.encode()).hexdigest()[:12]
-        name = f"{_safe(message.account_id)}.{_safe(message.step)}.{digest}.pdf"
+        digest = key_digest(message.idempotency_key, 12)
+        name = f"{safe_name(message.account_id, 80)}.{safe_name(message.step, 80)}.{digest}.pdf"
         return self.batch_for(message) / name
 
     def letter_for(self, message: OutgoingMessage) -> LetterContent:
@@ -178,7 +173,7 @@ class LetterPrinter:
         created = False
         if not target.exists():
             rendered = self._render(message)
-            created = _create_atomically(target, rendered.pdf)
+            created = create_once(target, rendered.pdf)
 
         def row() -> dict[str, Any]:
             # Called only when the row is missing. When this attempt did not write the PDF (a
@@ -223,24 +218,6 @@ def manifest_row(
     }
 
 
-def _create_atomically(target: Path, data: bytes) -> bool:
-    """Write `data` to `target` unless it exists; False when another attempt got there first."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=target.parent, delete=False, suffix=".tmp") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())  # the bytes are on disk before any name points at them
-        temp = Path(handle.name)
-    try:
-        os.link(temp, target)
-    except FileExistsError:
-        return False
-    finally:
-        temp.unlink(missing_ok=True)
-    _fsync_directory(target.parent)  # and the name is, before the manifest row names it
-    return True
-
-
 def _record(manifest: Path, message_id: str, make_row: Callable[[], dict[str, Any]]) -> bool:
     """Append the message's manifest row unless it is there already; True when appended.
 
@@ -266,20 +243,12 @@ def _record(manifest: Path, message_id: str, make_row: Callable[[], dict[str, An
         handle.flush()
         os.fsync(handle.fileno())
     if not data:
-        _fsync_directory(manifest.parent)
+        fsync_directory(manifest.parent)
     return True
 
 
 def _listed_ids(data: bytes) -> set[str]:
     return {row.get("message_id", "") for row in csv.DictReader(io.StringIO(data.decode()))}
-
-
-def _fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def batch_summary(directory: Path, day: date) -> list[dict[str, Any]]:

@@ -8,22 +8,15 @@ fails if the name exists), so a retried activity can never store the same messag
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import re
-import tempfile
 from pathlib import Path
 
 from activities.transports.base import Delivery, OutgoingMessage
+from activities.transports.files import create_once, key_digest, safe_name
 
 
 def message_id_for(idempotency_key: str) -> str:
-    return "outbox-" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:20]
-
-
-def _safe(part: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", part)[:120] or "_"
+    return "outbox-" + key_digest(idempotency_key, 20)
 
 
 class FileOutbox:
@@ -31,30 +24,19 @@ class FileOutbox:
         self.directory = directory
 
     def path_for(self, message: OutgoingMessage) -> Path:
-        digest = hashlib.sha256(message.idempotency_key.encode()).hexdigest()[:12]
-        name = f"{_safe(message.step)}.{message.channel.value}.{digest}.json"
-        return self.directory / _safe(message.account_id) / name
+        digest = key_digest(message.idempotency_key, 12)
+        name = f"{safe_name(message.step, 120)}.{message.channel.value}.{digest}.json"
+        return self.directory / safe_name(message.account_id, 120) / name
 
     async def deliver(self, message: OutgoingMessage) -> Delivery:
         target = self.path_for(message)
         if target.exists():
             stored = json.loads(target.read_text(encoding="utf-8"))
             return Delivery(stored["message_id"], duplicate=True)
-        target.parent.mkdir(parents=True, exist_ok=True)
         message_id = message_id_for(message.idempotency_key)
         record = {"message_id": message_id, **message.as_record()}
-        with tempfile.NamedTemporaryFile(
-            "w", encoding="utf-8", dir=target.parent, delete=False, suffix=".tmp"
-        ) as handle:
-            json.dump(record, handle, ensure_ascii=False, indent=2)
-            temp = Path(handle.name)
-        try:
-            os.link(temp, target)
-        except FileExistsError:
-            return Delivery(message_id, duplicate=True)
-        finally:
-            temp.unlink(missing_ok=True)
-        return Delivery(message_id)
+        data = json.dumps(record, ensure_ascii=False, indent=2).encode("utf-8")
+        return Delivery(message_id, duplicate=not create_once(target, data))
 
     def messages(self) -> list[dict]:
         """Every stored message, oldest first (for `dunning account show` and tests)."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
+from activities.render import language_of
 from activities.transports.call_scripts import CallScript
 
 # (language tag, voice) by locale; the US Spanish voice for a us ladder.
@@ -75,12 +76,8 @@ MENU_ANSWERS: dict[str, dict[str, str]] = {
 MACHINE_ANSWERS = {"machine_end_beep", "machine_end_silence", "machine_end_other", "fax"}
 
 
-def _language(locale: str) -> str:
-    return locale.replace("_", "-").split("-")[0].lower()
-
-
 def voice_for(locale: str, jurisdiction: str = "") -> tuple[str, str]:
-    language = _language(locale)
+    language = language_of(locale)
     if language == "es" and jurisdiction == "us":
         return VOICES["es-US"]
     if language == "en" and jurisdiction == "uk":
@@ -95,7 +92,7 @@ def call_twiml(script: CallScript, answered_by: str | None, menu_action: str) ->
         response.say(script.text, language=script.language, voice=script.voice)
         response.hangup()
         return str(response)
-    language = _language(script.locale)
+    language = language_of(script.locale)
     gather = Gather(num_digits=1, action=menu_action, method="POST", timeout=8)
     gather.say(script.text, language=script.language, voice=script.voice)
     gather.say(MENU.get(language, MENU["en"]), language=script.language, voice=script.voice)
@@ -109,7 +106,7 @@ def call_twiml(script: CallScript, answered_by: str | None, menu_action: str) ->
 
 
 def menu_answer_twiml(script: CallScript, digits: str) -> str:
-    language = _language(script.locale)
+    language = language_of(script.locale)
     answers = MENU_ANSWERS.get(language, MENU_ANSWERS["en"])
     response = VoiceResponse()
     response.say(answers.get(digits, answers[""]), language=script.language, voice=script.voice)
