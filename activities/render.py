@@ -102,11 +102,6 @@ def locale_chain(requested: str | None, default: str) -> list[str]:
     return list(dict.fromkeys(chain))
 
 
-def language_of(locale: str) -> str:
-    """`fr-CA`, `fr_CA`, `FR` → `fr`: the key of per-language wording (voices, menus, answers)."""
-    return locale.replace("_", "-").split("-")[0].lower()
-
-
 def babel_locale(tag: str) -> Locale:
     try:
         return Locale.parse(tag.replace("-", "_"))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from activities.render import language_of
+from activities.languages import language_of
 
 OPT_OUT_LINES: dict[str, str] = {
     "en": "Reply STOP to opt out.",

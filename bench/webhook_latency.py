@@ -38,7 +38,7 @@ from activities.transports.call_scripts import MemoryCallScripts
 from activities.transports.outbox import MemoryOutbox
 from config.ladder_loader import load_catalog
 from config.settings import PROJECT_ROOT, load_settings
-from config.temporal_client import bundled_binary
+from connection.temporal import bundled_binary
 from inbound.accounts import TemporalAccounts
 from inbound.signatures import payment_signature
 from inbound.webhooks import create_app

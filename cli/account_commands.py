@@ -18,7 +18,7 @@ from config.ladder_loader import (
     load_ladder,
 )
 from config.settings import Settings
-from config.temporal_client import connect, register_search_attributes
+from connection.temporal import connect, register_search_attributes
 from intake.accounts_csv import AccountsFileError, read_accounts
 from intake.contact_keys import debtor_contact_keys
 from intake.start import start_account

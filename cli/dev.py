@@ -20,7 +20,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from cli.account_commands import connected, import_accounts
 from config.settings import Settings
-from config.temporal_client import bundled_binary
+from connection.temporal import bundled_binary
 from worker import build_worker
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 

@@ -15,7 +15,8 @@ from babel.dates import format_date
 from babel.numbers import format_currency
 from twilio.twiml.messaging_response import MessagingResponse
 
-from activities.render import babel_locale, language_of
+from activities.languages import language_of
+from activities.render import babel_locale
 
 ANSWERS: dict[str, dict[str, str]] = {
     "en": {

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from activities.transports.call_scripts import SqliteCallScripts
 from config.settings import Settings
-from config.temporal_client import connect
+from connection.temporal import connect
 from inbound.accounts import TemporalAccounts
 from inbound.webhooks import create_app
 

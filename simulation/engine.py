@@ -23,7 +23,7 @@ from temporalio.testing import WorkflowEnvironment
 from activities.transports.outbox import MemoryOutbox
 from config.ladder_loader import LadderError, load_catalog, load_ladder
 from config.settings import Settings
-from config.temporal_client import bundled_binary, register_search_attributes, stderr_runtime
+from connection.temporal import bundled_binary, register_search_attributes, stderr_runtime
 from intake.accounts_csv import AccountsFileError, format_money, read_accounts
 from intake.events import EventNotDelivered, send_event
 from intake.start import start_account

@@ -25,7 +25,7 @@ from activities.transports.outbox import MemoryOutbox
 from config.ladder import Ladder
 from config.ladder_loader import load_catalog, parse_ladder
 from config.settings import PROJECT_ROOT, Settings, load_settings
-from config.temporal_client import bundled_binary, register_search_attributes
+from connection.temporal import bundled_binary, register_search_attributes
 from intake.accounts_csv import build_account
 from intake.start import start_account
 from simulation.engine import advance_to

@@ -353,6 +353,9 @@ class ReplyClassification(BaseModel):
     promise_date: date | None = None
     amount: Decimal | None = None
     matched: str | None = None
+    # For an opt-out: the channel the words name ("don't call me" → voicemail), whatever
+    # channel the reply came on. None: the channel the reply came on.
+    channel: Channel | None = None
 
 
 class WindowRequest(BaseModel):

@@ -19,7 +19,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.transports.outbox import MemoryOutbox
 from config.settings import PROJECT_ROOT, load_settings
-from config.temporal_client import bundled_binary, register_search_attributes
+from connection.temporal import bundled_binary, register_search_attributes
 from intake.start import start_account
 from simulation.engine import SimulationRequest, advance_to, apply_scripted, load_inputs
 from simulation.events_file import load_events

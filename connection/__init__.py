@@ -1,0 +1,1 @@
+"""Connecting to Temporal: the client, the bundled server binaries, search attributes."""
