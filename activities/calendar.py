@@ -157,3 +157,16 @@ def reminder_moment(
     except NoContactWindow:
         return None
     return moment if moment.astimezone(primary).date() <= due_date else None
+
+
+def ladder_day_start(due_at: datetime, day: int, paused_seconds: int, zone: str) -> datetime:
+    """The instant ladder day `day` begins: counted in local calendar days from the local
+    midnight `due_at`, plus paused time, on the wall clock of `zone`.
+
+    Counting on the wall clock (not in 24-hour steps) keeps a step on its local date across a
+    DST change: 45 days after a midnight is a midnight, never 23:00 the day before.
+    """
+    info = ZoneInfo(zone)
+    wall = due_at.astimezone(info).replace(tzinfo=None)
+    target = wall + timedelta(days=day, seconds=paused_seconds)
+    return target.replace(tzinfo=info).astimezone(UTC)

@@ -7,6 +7,7 @@ re-reads YAML and keeps the version it started with.
 
 from __future__ import annotations
 
+import re
 from datetime import time
 from decimal import Decimal
 from enum import StrEnum
@@ -125,6 +126,21 @@ class PlanPolicy(_Strict):
     default_after_missed: int = Field(default=1, ge=1, le=60)
 
 
+class SendRounds(_Strict):
+    """A send the provider could not take (an outage past the activity's retries) is tried again
+    in later rounds, this far apart; after the last round the step's fallback channel is tried,
+    and only then is the step recorded as suppressed (`send_failed`)."""
+
+    rounds: int = Field(default=3, ge=1, le=10)
+    spacing_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
+
+
+# Ids the account generates for messages outside the ladder (`promise-2-reminder`,
+# `plan-1-installment-3-missed`): a step id may not look like one, so no two messages of an
+# account can ever share an idempotency key.
+RESERVED_STEP_ID = re.compile(r"^(promise|plan)-[0-9]+(-|$)")
+
+
 # US debt-collection rules (FDCPA 15 U.S.C. 1692c(a)(1)): no contact before 8am or after 9pm.
 US_EARLIEST = time(8, 0)
 US_LATEST = time(21, 0)
@@ -143,6 +159,7 @@ class Ladder(_Strict):
     steps: tuple[Step, ...] = Field(min_length=1)
     promise: PromisePolicy = PromisePolicy()
     plan: PlanPolicy = PlanPolicy()
+    send_rounds: SendRounds = SendRounds()
 
     @field_validator("min_balance", mode="before")
     @classmethod
@@ -156,6 +173,11 @@ class Ladder(_Strict):
         # Messages start with "@<path>:" so the loader can point at the exact line.
         seen: set[str] = set()
         for index, step in enumerate(self.steps):
+            if RESERVED_STEP_ID.match(step.id):
+                raise ValueError(
+                    f"@steps.{index}.id: step id {step.id!r} is reserved (promise-N-… and "
+                    "plan-N-… name the messages of promises and payment plans)"
+                )
             if step.id in seen:
                 raise ValueError(f"@steps.{index}.id: step id {step.id!r} is used twice")
             seen.add(step.id)

@@ -266,6 +266,10 @@ class AccountState(BaseModel):
     plans: int = 0
     call_attempts: list[AwareDatetime] = Field(default_factory=list)  # the last 7 days' calls
     last_conversation_at: AwareDatetime | None = None
+    # Send rounds of each step whose provider stayed unavailable, and the earliest moment the
+    # next round may start: state, so that continue-as-new keeps them.
+    send_rounds: dict[str, int] = Field(default_factory=dict)
+    retry_not_before: AwareDatetime | None = None
 
 
 class AccountInput(BaseModel):
@@ -358,11 +362,22 @@ class ReplyClassification(BaseModel):
     channel: Channel | None = None
 
 
+class LadderDayStart(BaseModel):
+    """The local moment a ladder day begins: `day` local calendar days (plus paused time) after
+    the local midnight `due_at`, counted on the wall clock of the debtor's primary zone, so a
+    DST change can never move a step to the day before."""
+
+    due_at: AwareDatetime
+    day: int
+    paused_seconds: int = 0
+
+
 class WindowRequest(BaseModel):
     not_before: AwareDatetime
     zones: tuple[str, ...]
     window: ContactWindow
     holidays: str | None
+    ladder_day: LadderDayStart | None = None  # not before this ladder day begins, either
 
 
 class SendRequest(MessageDetails):

@@ -1,0 +1,68 @@
+"""What the account does next, as data: the workflow runs it, the property tests inspect it.
+
+An `Action` says when (`at`, and whether it must wait for an open contact window and for the
+local start of a ladder day) and what (`do`). Nothing here runs anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from config.ladder import Channel
+
+
+@dataclass(frozen=True)
+class Contact:
+    """One message of one step: its channel, and the fallback for when that cannot reach."""
+
+    step: str
+    channel: Channel
+    template: str
+    fallback: Channel | None = None
+    deadline_days: int | None = None
+    details: dict[str, Any] = field(default_factory=dict)  # promise / installment figures
+
+
+@dataclass(frozen=True)
+class SendSteps:
+    """The ladder steps due on one ladder day, sent one after the other (the handoff, if among
+    them, is always the last)."""
+
+    steps: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SendPending:
+    """A message outside the ladder (broken promise, missed installment), due at once."""
+
+    step: str
+
+
+@dataclass(frozen=True)
+class SendReminder:
+    """A promise or installment reminder, at a moment already inside a window."""
+
+    contact: Contact
+
+
+TimerKind = Literal["hold_ended", "promise_due", "installment_due", "ladder_exhausted"]
+
+
+@dataclass(frozen=True)
+class Fire:
+    """A deadline passes (end of hold, promise or installment due): the state changes, nothing
+    is sent by it directly."""
+
+    kind: TimerKind
+    number: int | None = None
+
+
+@dataclass(frozen=True)
+class Action:
+    at: datetime
+    label: str
+    do: SendSteps | SendPending | SendReminder | Fire
+    needs_window: bool = True
+    ladder_day: int | None = None  # not before this ladder day begins locally (see clock)

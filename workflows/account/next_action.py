@@ -1,0 +1,112 @@
+"""`next_action(state, account, now)`: what the account does next, from the state alone.
+
+Order: a message already due (broken promise, missed installment), then the pause in force
+(hold, promise, plan), then the ladder. A disputed account waits for `dispute_resolved` (ops
+must answer it); every other open account always has an action with a time.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from workflows.account import clock
+from workflows.account.actions import Action, Contact, Fire, SendPending, SendReminder, SendSteps
+from workflows.types import AccountInput, AccountState, Installment, Status
+
+
+def next_action(state: AccountState, account: AccountInput, now: datetime) -> Action | None:
+    """None only for a closed account or a disputed one (which waits for its resolution)."""
+    if state.status.is_final or state.status == Status.DISPUTED:
+        return None
+    if state.pending:
+        message = state.pending[0]
+        return _not_before_retry(state, Action(now, message.step, SendPending(message.step)))
+    if state.status == Status.HELD and state.hold_until is not None:
+        return Action(state.hold_until, "end of hold", Fire("hold_ended"), needs_window=False)
+    if state.promise is not None:
+        return _promise_action(state, account)
+    if state.plan is not None:
+        installment = pending_installment(state)
+        if installment is not None:
+            return _installment_action(state, account, installment)
+    steps = clock.due_group(account.ladder.steps, state.next_step_index)
+    if not steps:
+        return Action(now, "ladder exhausted", Fire("ladder_exhausted"), needs_window=False)
+    earliest = clock.step_moment(account.due_at, steps[0].day, state.paused_seconds)
+    action = Action(
+        max(now, earliest),
+        steps[0].id,
+        SendSteps(tuple(step.id for step in steps)),
+        needs_window=not all(step.is_handoff for step in steps),
+        ladder_day=steps[0].day,
+    )
+    return _not_before_retry(state, action)
+
+
+def _not_before_retry(state: AccountState, action: Action) -> Action:
+    """A send round that failed is not tried again before its spacing has passed."""
+    retry = state.retry_not_before
+    if retry is not None and action.needs_window and retry > action.at:
+        return Action(retry, action.label, action.do, action.needs_window, action.ladder_day)
+    return action
+
+
+def pending_installment(state: AccountState) -> Installment | None:
+    if state.plan is None:
+        return None
+    return next((i for i in state.plan.installments if i.outcome == "pending"), None)
+
+
+def _promise_action(state: AccountState, account: AccountInput) -> Action:
+    promise = state.promise
+    assert promise is not None
+    reminder = account.ladder.promise.reminder
+    if reminder and promise.reminder_at is not None and not promise.reminder_sent:
+        contact = Contact(
+            step=f"promise-{promise.number}-reminder",
+            channel=reminder.channel,
+            template=reminder.template,
+            details={"promise_amount": promise.amount, "promise_date": promise.date},
+        )
+        # The reminder moment already is an open window (the schedule look-up chose it).
+        return Action(
+            promise.reminder_at, "promise reminder", SendReminder(contact), needs_window=False
+        )
+    return Action(promise.due_by, "promise due", Fire("promise_due"), needs_window=False)
+
+
+def installment_details(state: AccountState, installment: Installment) -> dict[str, object]:
+    assert state.plan is not None
+    return {
+        "installment_amount": installment.amount,
+        "installment_date": installment.date,
+        "installment_number": installment.number,
+        "installment_count": len(state.plan.installments),
+    }
+
+
+def _installment_action(
+    state: AccountState, account: AccountInput, installment: Installment
+) -> Action:
+    plan = state.plan
+    assert plan is not None
+    reminder = account.ladder.plan.reminder
+    if reminder and installment.reminder_at is not None and not installment.reminder_sent:
+        contact = Contact(
+            step=f"plan-{plan.number}-installment-{installment.number}-reminder",
+            channel=reminder.channel,
+            template=reminder.template,
+            details=installment_details(state, installment),
+        )
+        return Action(
+            installment.reminder_at,
+            f"installment {installment.number} reminder",
+            SendReminder(contact),
+            needs_window=False,
+        )
+    return Action(
+        installment.due_by,
+        f"installment {installment.number} due",
+        Fire("installment_due", installment.number),
+        needs_window=False,
+    )
