@@ -13,9 +13,9 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.account_activities import AccountActivities
+from activities.channels.base import Transport
+from activities.channels.outbox import FileOutbox
 from activities.render import Creditor, TemplateRenderer
-from activities.transports.base import Transport
-from activities.transports.outbox import FileOutbox
 from config.ladder import Channel
 from config.settings import Settings
 from workflows.account_workflow import AccountWorkflow
@@ -47,12 +47,12 @@ def live_transport(settings: Settings) -> Transport:
     Imported here, not at the top: the provider SDKs are only needed by a live worker, and the
     CLI's other commands start faster without them.
     """
-    from activities.transports.call_scripts import SqliteCallScripts
-    from activities.transports.ledger import SqliteSendLedger
-    from activities.transports.letters import LetterPrinter
-    from activities.transports.live import LiveTransport
-    from activities.transports.sendgrid_email import SendGridEmail
-    from activities.transports.twilio_channels import TwilioSms, TwilioVoicemail
+    from activities.channels.ledger import SqliteSendLedger
+    from activities.channels.letters.printer import LetterPrinter
+    from activities.channels.live import LiveTransport
+    from activities.channels.sendgrid.send import SendGridEmail
+    from activities.channels.twilio.call_scripts import SqliteCallScripts
+    from activities.channels.twilio.send import TwilioSms, TwilioVoicemail
 
     assert settings.sendgrid_api_key and settings.twilio_auth_token and settings.twilio_account_sid
     twilio = {

@@ -6,12 +6,18 @@
   workflow derives from the account, the step, the channel and the step's attempt.
 - `export_handoff`: write the account's file for the collection agency.
 
+The worker runs these `async def` activities on its event loop, so each keeps blocking work off
+it: rendering (jinja2, Babel, holiday data) and file writes run in a thread
+(`asyncio.to_thread`), and the transports do the same with their SDK calls, SQLite and files.
+`next_contact_time` and `schedule_dates` are short CPU-bound local activities and stay inline.
+
 Activities raise `ApplicationError` with a type from `ErrorType` for business failures the
 workflow reacts to (an unreachable address → fallback); anything else is retried by Temporal.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import tempfile
@@ -26,13 +32,11 @@ from temporalio.exceptions import ApplicationError
 from activities.calendar import (
     NoContactWindow,
     contact_deadline,
-    end_of_day,
+    ladder_day_start,
     next_open_moment,
-    reminder_moment,
+    scheduled_dates,
 )
-from activities.render import MessageFacts, RenderError, TemplateRenderer
-from activities.sms_opt_out import with_opt_out
-from activities.transports.base import (
+from activities.channels.base import (
     CredentialsRejected,
     OutgoingMessage,
     ProviderRefused,
@@ -41,6 +45,8 @@ from activities.transports.base import (
     TransportError,
     Undeliverable,
 )
+from activities.render import MessageFacts, RenderError, TemplateRenderer
+from activities.sms_opt_out import with_opt_out
 from config.ladder import Channel
 from workflows.types import (
     ErrorType,
@@ -48,7 +54,6 @@ from workflows.types import (
     ReplyClassification,
     ReplyRequest,
     ScheduleAnswer,
-    ScheduledDate,
     ScheduleRequest,
     SendReceipt,
     SendRequest,
@@ -68,10 +73,15 @@ class AccountActivities:
 
     @activity.defn(name="next_contact_time")
     async def next_contact_time(self, request: WindowRequest) -> datetime:
-        try:
-            return next_open_moment(
-                request.not_before, request.zones, request.window, request.holidays
+        not_before = request.not_before
+        if request.ladder_day is not None:
+            start = request.ladder_day
+            not_before = max(
+                not_before,
+                ladder_day_start(start.due_at, start.day, start.paused_seconds, request.zones[0]),
             )
+        try:
+            return next_open_moment(not_before, request.zones, request.window, request.holidays)
         except NoContactWindow as exc:
             raise ApplicationError(
                 str(exc), type=ErrorType.NO_CONTACT_WINDOW, non_retryable=True
@@ -80,45 +90,29 @@ class AccountActivities:
     @activity.defn(name="schedule_dates")
     async def schedule_dates(self, request: ScheduleRequest) -> ScheduleAnswer:
         """Local dates of a promise or a plan → deadlines and reminder moments."""
-        zone = request.zones[0]
-        today = request.now.astimezone(ZoneInfo(zone)).date()
-        items = []
-        for item in request.items:
-            day = item.date or today + timedelta(days=item.due_in_days or 0)
-            reminder = None
-            if request.days_before is not None:
-                reminder = reminder_moment(
-                    request.now,
-                    day - timedelta(days=request.days_before),
-                    day,
-                    request.zones,
-                    request.window,
-                    request.holidays,
-                )
-            items.append(
-                ScheduledDate(
-                    date=day,
-                    due_by=end_of_day(day + timedelta(days=request.grace_days), zone),
-                    reminder_at=reminder,
-                )
-            )
-        return ScheduleAnswer(today=today, items=items)
+        return scheduled_dates(request)
 
     @activity.defn(name="classify_reply")
     async def classify_reply(self, request: ReplyRequest) -> ReplyClassification:
-        from inbound.classifier import classify_reply
+        from activities.replies import classify_reply
 
-        result = classify_reply(request.text, request.locale, request.received_at, request.zone)
+        # dateparser is slow and CPU-bound: keep it off the worker's event loop.
+        result = await asyncio.to_thread(
+            classify_reply, request.text, request.locale, request.received_at, request.zone
+        )
         return ReplyClassification(
             kind=result.kind,
             promise_date=result.promise_date,
             amount=result.amount,
             matched=result.matched,
+            channel=Channel(result.channel) if result.channel is not None else None,
         )
 
     @activity.defn(name="send_message")
     async def send_message(self, request: SendRequest) -> SendReceipt:
-        message, deadline = outgoing_message(request, self.renderer, self.payment_link_template)
+        message, deadline = await asyncio.to_thread(
+            outgoing_message, request, self.renderer, self.payment_link_template
+        )
         try:
             delivery = await self.transport.deliver(message)
         except TransportError as exc:
@@ -140,16 +134,21 @@ class AccountActivities:
     @activity.defn(name="export_handoff")
     async def export_handoff(self, request: HandoffRequest) -> str:
         """One JSON file per account for the agency; rewriting it on retry is harmless."""
-        day = request.handed_off_at.astimezone(UTC).date().isoformat()
-        target = self.handoff_dir / day / f"{request.account_id}.json"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        payload = request.model_dump(mode="json")
-        with tempfile.NamedTemporaryFile(
-            "w", encoding="utf-8", dir=target.parent, delete=False, suffix=".tmp"
-        ) as handle:
-            json.dump(payload, handle, ensure_ascii=False, indent=2)
-        os.replace(handle.name, target)
-        return str(target)
+        return await asyncio.to_thread(write_handoff, self.handoff_dir, request)
+
+
+def write_handoff(handoff_dir: Path, request: HandoffRequest) -> str:
+    """Write `<handoff_dir>/<UTC date>/<account>.json` atomically (temp file, then rename)."""
+    day = request.handed_off_at.astimezone(UTC).date().isoformat()
+    target = handoff_dir / day / f"{request.account_id}.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    payload = request.model_dump(mode="json")
+    with tempfile.NamedTemporaryFile(
+        "w", encoding="utf-8", dir=target.parent, delete=False, suffix=".tmp"
+    ) as handle:
+        json.dump(payload, handle, ensure_ascii=False, indent=2)
+    os.replace(handle.name, target)
+    return str(target)
 
 
 def outgoing_message(

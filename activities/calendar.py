@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 import holidays as holiday_data
 
 from config.ladder import ContactWindow
+from workflows.types import ScheduleAnswer, ScheduledDate, ScheduleRequest
 
 # Give up looking for a common window after this long (e.g. zones with no overlap at all).
 SEARCH_HORIZON = timedelta(days=60)
@@ -170,3 +171,31 @@ def ladder_day_start(due_at: datetime, day: int, paused_seconds: int, zone: str)
     wall = due_at.astimezone(info).replace(tzinfo=None)
     target = wall + timedelta(days=day, seconds=paused_seconds)
     return target.replace(tzinfo=info).astimezone(UTC)
+
+
+def scheduled_dates(request: ScheduleRequest) -> ScheduleAnswer:
+    """Local dates of a promise or a plan → deadlines (end of date + grace, debtor's zone) and
+    reminder moments; `today` is the debtor's local date."""
+    zone = request.zones[0]
+    today = request.now.astimezone(ZoneInfo(zone)).date()
+    items = []
+    for item in request.items:
+        day = item.date or today + timedelta(days=item.due_in_days or 0)
+        reminder = None
+        if request.days_before is not None:
+            reminder = reminder_moment(
+                request.now,
+                day - timedelta(days=request.days_before),
+                day,
+                request.zones,
+                request.window,
+                request.holidays,
+            )
+        items.append(
+            ScheduledDate(
+                date=day,
+                due_by=end_of_day(day + timedelta(days=request.grace_days), zone),
+                reminder_at=reminder,
+            )
+        )
+    return ScheduleAnswer(today=today, items=items)

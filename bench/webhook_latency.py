@@ -34,14 +34,14 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from twilio.request_validator import RequestValidator
 
-from activities.transports.call_scripts import MemoryCallScripts
-from activities.transports.outbox import MemoryOutbox
+from activities.channels.outbox import MemoryOutbox
+from activities.channels.twilio.call_scripts import MemoryCallScripts
 from config.ladder_loader import load_catalog
 from config.settings import PROJECT_ROOT, load_settings
 from connection.temporal import bundled_binary
 from inbound.accounts import TemporalAccounts
-from inbound.signatures import payment_signature
-from inbound.webhooks import create_app
+from inbound.app import create_app
+from inbound.security import payment_signature
 from intake.accounts_csv import build_account
 from intake.contact_keys import debtor_contact_keys
 from intake.events import send_event

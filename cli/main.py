@@ -275,12 +275,14 @@ def simulate(
     ladder: Annotated[Path, typer.Option(help="Ladder YAML file.")],
     accounts: Annotated[Path, typer.Option(help="Accounts CSV.")],
     events: Annotated[Path | None, typer.Option(help="Scripted events YAML.")] = None,
-    days: Annotated[int, typer.Option(help="Days to simulate.")] = 120,
+    days: Annotated[
+        str, typer.Option(metavar="N", help="Days to simulate, 1 to 3650.", show_default=True)
+    ] = "120",
     start: Annotated[str | None, typer.Option(help="Start, ISO UTC (default: now).")] = None,
     format: Annotated[str, typer.Option("--format", help="json or table.")] = "json",
 ) -> None:
     """Run the real workflows on Temporal's time-skipping server and report every contact."""
-    from simulation.engine import SimulationInputError, SimulationRequest, parse_start
+    from simulation.engine import SimulationInputError, SimulationRequest, parse_days, parse_start
     from simulation.engine import simulate as run_simulation
 
     if format not in ("json", "table"):
@@ -291,10 +293,16 @@ def simulate(
             ladder=ladder,
             accounts=accounts,
             events=events,
-            days=days,
+            days=parse_days(days),
             start=parse_start(start, datetime.now(UTC)),
         )
-        document = asyncio.run(run_simulation(request, settings))
+        document = asyncio.run(
+            run_simulation(
+                request,
+                settings,
+                warn=lambda text: err.print(f"warning: {text}", markup=False, highlight=False),
+            )
+        )
     except SimulationInputError as exc:
         raise fail(str(exc)) from None
     for item in document.get("rejected", []):

@@ -17,7 +17,7 @@ from config.ladder_loader import LadderError
 from config.settings import Settings
 from intake.accounts_csv import AccountsFileError
 from worker import renderer_for
-from workflows.ladder_clock import ladder_day
+from workflows.account.clock import ladder_day
 from workflows.types import send_request
 
 

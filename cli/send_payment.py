@@ -17,7 +17,7 @@ from decimal import Decimal, InvalidOperation
 from rich.console import Console
 
 from config.settings import Settings
-from inbound.signatures import payment_signature
+from inbound.security import payment_signature
 
 
 def send_payment(

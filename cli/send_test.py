@@ -19,7 +19,7 @@ from rich.console import Console
 from temporalio.exceptions import ApplicationError
 
 from activities.account_activities import outgoing_message
-from activities.transports.base import TransportError
+from activities.channels.base import TransportError
 from cli.preview import message_of
 from config.ladder import Channel
 from config.ladder_loader import LadderError, find_ladder, load_ladder

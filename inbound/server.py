@@ -9,11 +9,11 @@ import logging
 import uvicorn
 from fastapi import FastAPI
 
-from activities.transports.call_scripts import SqliteCallScripts
+from activities.channels.twilio.call_scripts import SqliteCallScripts
 from config.settings import Settings
 from connection.temporal import connect
 from inbound.accounts import TemporalAccounts
-from inbound.webhooks import create_app
+from inbound.app import create_app
 
 
 def webhook_app(settings: Settings) -> FastAPI:
@@ -34,7 +34,7 @@ def embedded_server(app: FastAPI, host: str, port: int) -> EmbeddedServer:
         app,
         host=host,
         port=port,
-        access_log=False,  # query strings carry tokens and secrets: webhooks.py logs instead
+        access_log=False,  # query strings carry tokens and secrets: the routes log instead
         log_level=logging.INFO,
         timeout_graceful_shutdown=5,
     )

@@ -204,6 +204,13 @@ def build_account(
     if ladder is None:
         known = ", ".join(sorted(ladders)) or "none"
         raise RowError(f"unknown ladder {ladder_name!r} (known: {known})")
+    if balance <= ladder.min_balance:
+        # At or below min_balance an account counts as paid (CONTRACT §2): there is nothing to
+        # collect, so no workflow is started for it.
+        raise RowError(
+            f"balance {format_money(balance, currency)} is at or below the ladder "
+            f"{ladder.name}'s min_balance {ladder.min_balance}: nothing to collect"
+        )
     debtor = Debtor(
         name=name,
         email=email,

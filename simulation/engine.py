@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import tempfile
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,18 +21,20 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from activities.transports.outbox import MemoryOutbox
+from activities.channels.outbox import MemoryOutbox
+from cli.ladder_commands import validate_files
 from config.ladder_loader import LadderError, load_catalog, load_ladder
 from config.settings import Settings
 from connection.temporal import bundled_binary, register_search_attributes, stderr_runtime
 from intake.accounts_csv import AccountsFileError, format_money, read_accounts
-from intake.events import EventNotDelivered, send_event
+from intake.events import ACCOUNT_CLOSED, AccountClosed, EventNotDelivered, deliver_event
 from intake.start import start_account
 from simulation.events_file import EventsFileError, TimedEvent, load_events
 from worker import build_worker
-from workflows.types import AccountInput, AccountView, utc_iso, workflow_id_for
+from workflows.types import AccountInput, AccountView, EventRecord, utc_iso, workflow_id_for
 
 DAY = timedelta(days=1)
+MIN_DAYS, MAX_DAYS = 1, 3650
 
 
 class SimulationInputError(Exception):
@@ -63,12 +66,39 @@ def parse_start(raw: str | None, now: datetime) -> datetime:
     return start
 
 
+def parse_days(raw: str) -> int:
+    """`--days` as a whole number of days within MIN_DAYS..MAX_DAYS."""
+    try:
+        days = int(raw.strip())
+    except ValueError:
+        raise SimulationInputError(f"--days {raw!r} is not a whole number of days") from None
+    check_days(days)
+    return days
+
+
+def check_days(days: int) -> None:
+    if not MIN_DAYS <= days <= MAX_DAYS:
+        raise SimulationInputError(f"--days {days}: simulate from {MIN_DAYS} to {MAX_DAYS} days")
+
+
+def check_ladder(path: Path, settings: Settings) -> list[str]:
+    """What `dunning ladder validate` checks (the same function): its first problem as the one
+    line of a SimulationInputError (with how many more), else its warnings."""
+    problems, warnings = validate_files([path], settings)
+    if problems:
+        more = len(problems) - 1
+        suffix = f" (and {more} more: see dunning ladder validate {path})" if more else ""
+        raise SimulationInputError(problems[0] + suffix)
+    return warnings
+
+
 def _day(at: datetime, start: datetime) -> float:
     return round((at - start) / DAY, 2)
 
 
-def report(view: AccountView, start: datetime) -> dict[str, Any]:
-    """One account as the contract's JSON document shows it."""
+def report(view: AccountView, start: datetime, late: Iterable[EventRecord] = ()) -> dict[str, Any]:
+    """One account as the contract's JSON document shows it. `late`: events refused after the
+    account's workflow completed, which no workflow could record."""
     zone = ZoneInfo(view.zones[0])
     return {
         "account_id": view.account_id,
@@ -97,7 +127,7 @@ def report(view: AccountView, start: datetime) -> dict[str, Any]:
                 "accepted": event.accepted,
                 "reason": event.reason,
             }
-            for event in view.events
+            for event in [*view.events, *late]
         ],
     }
 
@@ -142,22 +172,39 @@ def load_inputs(
 
 async def apply_scripted(
     client: Client, timed: TimedEvent, known: set[str], path: Path | None
-) -> None:
-    """Apply one scripted event as the CLI would; refusals are recorded by the workflow."""
+) -> AccountClosed | None:
+    """Apply one scripted event as the CLI would; refusals are recorded by the workflow, except
+    on an account whose workflow has completed: that refusal is returned for the caller to
+    report."""
     if timed.account_id not in known:
         raise SimulationInputError(
             f"{path}:{timed.line}: account: unknown account {timed.account_id}"
         )
     try:
-        await send_event(client, timed.account_id, timed.event)
+        await deliver_event(client, timed.account_id, timed.event)
+    except AccountClosed as closed:
+        return closed
     except EventNotDelivered as exc:
         raise SimulationInputError(f"{path}:{timed.line}: {timed.event.type}: {exc}") from None
+    return None
 
 
-async def simulate(request: SimulationRequest, settings: Settings) -> dict[str, Any]:
+async def simulate(
+    request: SimulationRequest, settings: Settings, warn: Callable[[str], None] | None = None
+) -> dict[str, Any]:
+    """Bad input (the ladder as `ladder validate` sees it, the accounts file, the events file,
+    --days) is refused before the test server starts. `warn` gets the ladder's warnings."""
     start = request.start or datetime.now(UTC).replace(microsecond=0)
-    if request.days < 0:
-        raise SimulationInputError("--days must not be negative")
+    check_days(request.days)
+    for warning in check_ladder(request.ladder, settings):
+        if warn is not None:
+            warn(warning)
+    accounts, rejected = load_inputs(request, settings, start)
+    try:
+        events = load_events(request.events) if request.events else []
+    except EventsFileError as exc:
+        raise SimulationInputError(str(exc)) from None
+    late: dict[str, list[EventRecord]] = {}
     async with await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=bundled_binary("temporal-test-server"),
         data_converter=pydantic_data_converter,
@@ -165,11 +212,6 @@ async def simulate(request: SimulationRequest, settings: Settings) -> dict[str, 
     ) as env:
         await register_search_attributes(env.client, "default")
         await advance_to(env, start)
-        accounts, rejected = load_inputs(request, settings, start)
-        try:
-            events = load_events(request.events) if request.events else []
-        except EventsFileError as exc:
-            raise SimulationInputError(str(exc)) from None
         outbox = MemoryOutbox()
         task_queue = f"simulate-{uuid.uuid4().hex[:8]}"
         with tempfile.TemporaryDirectory(prefix="dunning-handoff-") as handoff_dir:
@@ -186,15 +228,26 @@ async def simulate(request: SimulationRequest, settings: Settings) -> dict[str, 
                 for timed in events:
                     if timed.day > request.days:
                         break
-                    await advance_to(env, start + timed.day * DAY)
-                    await apply_scripted(env.client, timed, known, request.events)
+                    moment = start + timed.day * DAY
+                    await advance_to(env, moment)
+                    closed = await apply_scripted(env.client, timed, known, request.events)
+                    if closed is not None:
+                        late.setdefault(timed.account_id, []).append(
+                            EventRecord(
+                                at=moment,
+                                type=timed.event.type,
+                                accepted=False,
+                                reason=ACCOUNT_CLOSED,
+                                event_id=timed.event.event_id,
+                            )
+                        )
                 await advance_to(env, start + request.days * DAY)
                 views = [
                     await query_view(env.client, account.account_id) for _, account in accounts
                 ]
     document: dict[str, Any] = {
         "start": utc_iso(start),
-        "accounts": [report(view, start) for view in views],
+        "accounts": [report(view, start, late.get(view.account_id, ())) for view in views],
     }
     if rejected:
         document["rejected"] = rejected

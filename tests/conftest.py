@@ -20,8 +20,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.transports.base import Transport
-from activities.transports.outbox import MemoryOutbox
+from activities.channels.base import Transport
+from activities.channels.outbox import MemoryOutbox
 from config.ladder import Ladder
 from config.ladder_loader import load_catalog, parse_ladder
 from config.settings import PROJECT_ROOT, Settings, load_settings

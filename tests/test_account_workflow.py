@@ -10,8 +10,8 @@ import json
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from activities.transports.base import Delivery, OutgoingMessage, Undeliverable
-from activities.transports.outbox import FileOutbox, MemoryOutbox
+from activities.channels.base import Delivery, OutgoingMessage, Undeliverable
+from activities.channels.outbox import FileOutbox, MemoryOutbox
 from intake.start import start_account
 from tests.conftest import MONDAY, Harness, account, ladder_from
 from workflows import search_attributes as sa

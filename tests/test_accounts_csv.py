@@ -317,6 +317,13 @@ BAD_ROWS = [
         "cannot tell the time zone: give timezone, a phone number or a country",
         id="no-zone-evidence",
     ),
+    pytest.param(
+        {"balance": "5"},
+        "min_balance",
+        "balance 5.00 is at or below the ladder consumer-standard's min_balance 10.00: "
+        "nothing to collect",
+        id="balance-below-min-balance",
+    ),
 ]
 
 
@@ -340,6 +347,56 @@ def test_bad_row_is_reported_with_line_and_field_while_good_rows_go_on(
     assert result.problems == [RowProblem(3, bad_id, message)]
     assert field in result.problems[0].message
     assert str(result.problems[0]) == f"line 3 ({bad_id}): {message}"
+
+
+# --- balance against the ladder's min_balance --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("ladder", "balance", "min_balance"),
+    [
+        ("consumer-standard", "10.00", "10.00"),
+        ("consumer-standard", "0.01", "10.00"),
+        ("b2b-net30", "50", "50.00"),
+        ("b2b-net30", "49.99", "50.00"),
+    ],
+)
+def test_balance_at_or_below_the_ladders_min_balance_is_refused(
+    ladder: str, balance: str, min_balance: str
+):
+    with pytest.raises(RowError) as raised:
+        build(ladder=ladder, balance=balance)
+    shown = f"{Decimal(balance):.2f}"
+    assert str(raised.value) == (
+        f"balance {shown} is at or below the ladder {ladder}'s min_balance {min_balance}: "
+        "nothing to collect"
+    )
+
+
+@pytest.mark.parametrize(
+    ("ladder", "balance"), [("consumer-standard", "10.01"), ("b2b-net30", "50.01")]
+)
+def test_balance_just_above_the_ladders_min_balance_is_accepted(ladder: str, balance: str):
+    assert build(ladder=ladder, balance=balance).balance == Decimal(balance)
+
+
+def test_min_balance_is_that_of_the_rows_own_ladder(tmp_path: Path):
+    text = csv_text(
+        [
+            row(account_id="G-1", balance="20.00", ladder="consumer-standard"),  # line 2
+            row(account_id="B-1", balance="20.00", ladder="b2b-net30"),  # line 3: min 50.00
+            row(account_id="G-2", balance="60.00", ladder="b2b-net30"),  # line 4
+        ]
+    )
+    result = read(tmp_path, text)
+    assert [(line, account.account_id) for line, account in result.accounts] == [
+        (2, "G-1"),
+        (4, "G-2"),
+    ]
+    assert [str(problem) for problem in result.problems] == [
+        "line 3 (B-1): balance 20.00 is at or below the ladder b2b-net30's min_balance 50.00: "
+        "nothing to collect"
+    ]
 
 
 def test_several_bad_rows_each_get_their_own_line(tmp_path: Path):
@@ -470,11 +527,11 @@ def test_unknown_extra_column_is_a_warning_not_an_error(tmp_path: Path):
 def test_columns_in_any_order_with_spaces_and_bom(tmp_path: Path):
     text = (
         "\ufeff currency , balance ,name,account_id,timezone,days_past_due\n"
-        "EUR,10.00,Claire,A-1,Europe/Paris,2\n"
+        "EUR,10.50,Claire,A-1,Europe/Paris,2\n"
     )
     result = read(tmp_path, text)
     [(line, account)] = result.accounts
-    assert (line, account.account_id, account.balance) == (2, "A-1", Decimal("10.00"))
+    assert (line, account.account_id, account.balance) == (2, "A-1", Decimal("10.50"))
     assert result.warnings == []
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from activities.transports.base import Delivery, OutgoingMessage, Undeliverable
-from activities.transports.outbox import MemoryOutbox
+from activities.channels.base import Delivery, OutgoingMessage, Undeliverable
+from activities.channels.outbox import MemoryOutbox
 from intake.events import send_event
 from tests.conftest import MONDAY, Harness, account, ladder_from
 from workflows.types import AccountEvent

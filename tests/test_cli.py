@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 from datetime import UTC, datetime, timedelta
@@ -24,9 +25,42 @@ def runner(monkeypatch, tmp_path: Path) -> CliRunner:
     return CliRunner()
 
 
-def future_start(days: int = 30) -> str:
-    moment = datetime.now(UTC).replace(hour=6, minute=0, second=0, microsecond=0)
-    return (moment + timedelta(days=days)).isoformat().replace("+00:00", "Z")
+# Every simulation starts at this fixed Monday, 06:00 UTC, so that no test depends on today's
+# date. `--start` must not be in the past: move it forward (to another Monday) before it comes.
+START_AT = datetime(2030, 1, 7, 6, 0, tzinfo=UTC)
+START = "2030-01-07T06:00:00Z"
+
+
+def example_accounts(tmp_path: Path) -> Path:
+    """The shared example accounts with A-1003 due 20 days before START: the file's fixed
+    due_date (2026-11-10) would make it years overdue at START, handed off at once."""
+    with ACCOUNTS.open(encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        columns, rows = list(reader.fieldnames or []), list(reader)
+    for row in rows:
+        if row["due_date"]:
+            row["due_date"] = (START_AT.date() - timedelta(days=20)).isoformat()
+    path = tmp_path / "accounts.example.csv"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def simulate_args(ladder: Path, accounts: Path, *extra: str, days: int = 30) -> list[str]:
+    return [
+        "simulate",
+        "--ladder",
+        str(ladder),
+        "--accounts",
+        str(accounts),
+        "--start",
+        START,
+        "--days",
+        str(days),
+        *extra,
+    ]
 
 
 # ---- ladder validate / show ------------------------------------------------------------------
@@ -139,8 +173,8 @@ def test_preview_names_the_known_steps_when_the_step_is_wrong(runner: CliRunner)
 # ---- simulate (CONTRACT section 5) ----------------------------------------------------------
 
 
-def test_simulate_prints_the_contract_document(runner: CliRunner):
-    start = future_start()
+def test_simulate_prints_the_contract_document(runner: CliRunner, tmp_path: Path):
+    start = START
     result = runner.invoke(
         app,
         [
@@ -148,7 +182,7 @@ def test_simulate_prints_the_contract_document(runner: CliRunner):
             "--ladder",
             str(LADDER),
             "--accounts",
-            str(ACCOUNTS),
+            str(example_accounts(tmp_path)),
             "--start",
             start,
             "--days",
@@ -204,7 +238,7 @@ def test_simulate_prints_the_contract_document(runner: CliRunner):
     assert a1001["status"] == "handed_off"
 
 
-def test_simulate_table_format(runner: CliRunner):
+def test_simulate_table_format(runner: CliRunner, tmp_path: Path):
     result = runner.invoke(
         app,
         [
@@ -212,9 +246,9 @@ def test_simulate_table_format(runner: CliRunner):
             "--ladder",
             str(LADDER),
             "--accounts",
-            str(ACCOUNTS),
+            str(example_accounts(tmp_path)),
             "--start",
-            future_start(),
+            START,
             "--days",
             "10",
             "--format",
@@ -246,7 +280,7 @@ def test_simulate_refuses_a_start_in_the_past(runner: CliRunner):
 def test_simulate_refuses_a_broken_ladder_in_one_line(runner: CliRunner, tmp_path: Path):
     broken = tmp_path / "broken.yaml"
     broken.write_text(LADDER.read_text().replace('  start: "08:00"', '  start: "8 o\'clock"'))
-    result = runner.invoke(app, ["simulate", "--ladder", str(broken), "--accounts", str(ACCOUNTS)])
+    result = runner.invoke(app, simulate_args(broken, ACCOUNTS))
     assert result.exit_code == 2
     assert result.stderr.strip().count("\n") == 0
     assert re.match(rf"{re.escape(str(broken))}:\d+: contact_window\.start: ", result.stderr)
@@ -254,7 +288,7 @@ def test_simulate_refuses_a_broken_ladder_in_one_line(runner: CliRunner, tmp_pat
 
 def test_simulate_reports_bad_rows_and_runs_the_good_ones(runner: CliRunner, tmp_path: Path):
     accounts = tmp_path / "accounts.csv"
-    rows = ACCOUNTS.read_text().splitlines()
+    rows = example_accounts(tmp_path).read_text().splitlines()
     rows.insert(2, "B-1,Broken Row,,,,,,FR,Europe/Paris,fr,12.345,EUR,3,,consumer-standard")
     accounts.write_text("\n".join(rows) + "\n")
     result = runner.invoke(
@@ -266,7 +300,7 @@ def test_simulate_reports_bad_rows_and_runs_the_good_ones(runner: CliRunner, tmp
             "--accounts",
             str(accounts),
             "--start",
-            future_start(),
+            START,
             "--days",
             "3",
         ],
@@ -285,6 +319,8 @@ def test_simulate_reports_bad_rows_and_runs_the_good_ones(runner: CliRunner, tmp
 
 
 def test_simulate_money_never_passes_through_float(runner: CliRunner, tmp_path: Path):
+    ladder = tmp_path / "consumer-standard.yaml"  # min_balance 0.10: a 0.30 balance is owed
+    ladder.write_text(LADDER.read_text().replace('min_balance: "10.00"', 'min_balance: "0.10"'))
     accounts = tmp_path / "accounts.csv"
     accounts.write_text(
         "account_id,name,email,country,timezone,balance,currency,days_past_due\n"
@@ -296,11 +332,11 @@ def test_simulate_money_never_passes_through_float(runner: CliRunner, tmp_path: 
         [
             "simulate",
             "--ladder",
-            str(LADDER),
+            str(ladder),
             "--accounts",
             str(accounts),
             "--start",
-            future_start(),
+            START,
             "--days",
             "1",
         ],
@@ -310,7 +346,7 @@ def test_simulate_money_never_passes_through_float(runner: CliRunner, tmp_path: 
     assert balances == ["0.30", "12345678901234567.89"]
 
 
-def test_simulate_applies_the_shared_events_file_line_by_line(runner: CliRunner):
+def test_simulate_applies_the_shared_events_file_line_by_line(runner: CliRunner, tmp_path: Path):
     result = runner.invoke(
         app,
         [
@@ -318,11 +354,11 @@ def test_simulate_applies_the_shared_events_file_line_by_line(runner: CliRunner)
             "--ladder",
             str(LADDER),
             "--accounts",
-            str(ACCOUNTS),
+            str(example_accounts(tmp_path)),
             "--events",
             str(SPEC / "events.example.yaml"),
             "--start",
-            future_start(1),
+            START,
             "--days",
             "120",
             "--format",
@@ -383,10 +419,195 @@ def test_simulate_refuses_a_bad_events_file_naming_the_line(runner: CliRunner, t
             "--events",
             str(events),
             "--start",
-            future_start(),
+            START,
             "--days",
             "5",
         ],
     )
     assert result.exit_code == 2
     assert result.stderr.startswith(f"{events}:2: type: ")
+
+
+# ---- simulate: the ladder as `ladder validate` sees it, --days, balances, closed accounts ------
+
+
+def test_simulate_refuses_a_ladder_that_ladder_validate_refuses(runner: CliRunner, tmp_path: Path):
+    broken = tmp_path / "missing-template.yaml"
+    broken.write_text(LADDER.read_text().replace("template: courtesy", "template: no-such-letter"))
+    validate = runner.invoke(app, ["ladder", "validate", str(broken)])
+    assert validate.exit_code == 2
+    result = runner.invoke(app, simulate_args(broken, ACCOUNTS))
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr == validate.stderr  # the same one line
+    assert "template email/no-such-letter.en.html does not exist" in result.stderr
+
+
+def test_simulate_names_the_first_of_several_ladder_problems_in_one_line(
+    runner: CliRunner, tmp_path: Path
+):
+    broken = tmp_path / "two-missing.yaml"
+    text = LADDER.read_text().replace("template: courtesy", "template: no-such-letter")
+    broken.write_text(text.replace("template: reminder", "template: no-such-sms"))
+    validate = runner.invoke(app, ["ladder", "validate", str(broken)])
+    problems = validate.stderr.splitlines()
+    assert validate.exit_code == 2 and len(problems) == 3  # sms, and its email fallback
+    result = runner.invoke(app, simulate_args(broken, ACCOUNTS))
+    assert result.exit_code == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert result.stderr.strip() == (
+        f"{problems[0]} (and 2 more: see dunning ladder validate {broken})"
+    )
+
+
+@pytest.mark.parametrize("days", ["0", "-5", "3651", "ten", "1.5"])
+def test_simulate_refuses_days_out_of_range_in_one_line(runner: CliRunner, days: str):
+    result = runner.invoke(
+        app,
+        [*simulate_args(LADDER, ACCOUNTS)[:-2], "--days", days],
+    )
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.strip().count("\n") == 0
+    assert result.stderr.startswith(f"--days {days}") or result.stderr.startswith(
+        f"--days {days!r}"
+    )
+
+
+@pytest.mark.parametrize("days", ["1", "3650"])
+def test_simulate_accepts_the_bounds_of_days(runner: CliRunner, tmp_path: Path, days: str):
+    accounts = tmp_path / "accounts.csv"
+    accounts.write_text(
+        "account_id,name,email,country,timezone,balance,currency,days_past_due\n"
+        "D-1,Claire Martin,c@example.org,FR,Europe/Paris,120.50,EUR,0\n"
+    )
+    result = runner.invoke(app, simulate_args(LADDER, accounts, days=int(days)))
+    assert result.exit_code == 0, result.stderr
+    [account] = json.loads(result.stdout)["accounts"]
+    assert account["status"] == ("active" if days == "1" else "handed_off")
+
+
+def test_simulate_refuses_a_row_whose_balance_is_at_or_below_min_balance(
+    runner: CliRunner, tmp_path: Path
+):
+    accounts = tmp_path / "accounts.csv"
+    accounts.write_text(
+        "account_id,name,email,country,timezone,balance,currency,days_past_due\n"
+        "G-1,Claire Martin,c@example.org,FR,Europe/Paris,120.50,EUR,0\n"
+        "L-1,Low Balance,l@example.org,FR,Europe/Paris,10.00,EUR,0\n"
+        "L-2,Lower Still,m@example.org,FR,Europe/Paris,5,EUR,0\n"
+        "G-2,Jan Kowalski,j@example.org,PL,Europe/Warsaw,10.01,EUR,0\n"
+    )
+    result = runner.invoke(app, simulate_args(LADDER, accounts, days=2))
+    assert result.exit_code == 0, result.stderr
+    reason = "is at or below the ladder consumer-standard's min_balance 10.00: nothing to collect"
+    assert result.stderr.splitlines() == [
+        f"{accounts}:3 (L-1): balance 10.00 {reason}",
+        f"{accounts}:4 (L-2): balance 5.00 {reason}",
+    ]
+    document = json.loads(result.stdout)
+    assert [a["account_id"] for a in document["accounts"]] == ["G-1", "G-2"]
+    assert [(r["line"], r["account_id"]) for r in document["rejected"]] == [
+        (3, "L-1"),
+        (4, "L-2"),
+    ]
+
+
+def test_simulate_answers_account_is_closed_once_the_workflow_has_completed(
+    runner: CliRunner, tmp_path: Path
+):
+    """P-1 pays in full on day 1 (paid); H-1 is 60 days overdue, so handed off at once. Closed
+    accounts linger 7 days (late events refused and recorded by the workflow), then their
+    workflows complete: an event after that is refused "account is closed" all the same."""
+    accounts = tmp_path / "accounts.csv"
+    accounts.write_text(
+        "account_id,name,email,country,timezone,balance,currency,days_past_due\n"
+        "P-1,Claire Martin,c@example.org,FR,Europe/Paris,120.50,EUR,0\n"
+        "H-1,Jan Kowalski,j@example.org,PL,Europe/Warsaw,450.00,PLN,60\n"
+    )
+    events = tmp_path / "events.yaml"
+    events.write_text(
+        '- {account: P-1, day: 1, type: payment, amount: "120.50"}\n'
+        "- {account: P-1, day: 3, type: cease}\n"  # closed, still lingering
+        '- {account: P-1, day: 10, type: payment, amount: "5.00"}\n'  # workflow completed
+        "- {account: H-1, day: 9, type: dispute, reason: not mine}\n"  # workflow completed
+        "- {account: H-1, day: 9.5, type: resume}\n"
+    )
+    result = runner.invoke(app, simulate_args(LADDER, accounts, "--events", str(events), days=12))
+    assert result.exit_code == 0, result.stderr
+    accounts_out = {a["account_id"]: a for a in json.loads(result.stdout)["accounts"]}
+    paid, handed_off = accounts_out["P-1"], accounts_out["H-1"]
+    assert paid["status"] == "paid" and paid["balance"] == "0.00"
+    assert [(e["day"], e["type"], e["accepted"], e["reason"]) for e in paid["events"]] == [
+        (1.0, "payment", True, None),
+        (3.0, "cease", False, "account is closed (paid)"),
+        (10.0, "payment", False, "account is closed"),
+    ]
+    assert handed_off["status"] == "handed_off"
+    assert [(e["type"], e["accepted"], e["reason"]) for e in handed_off["events"]][-2:] == [
+        ("dispute", False, "account is closed"),
+        ("resume", False, "account is closed"),
+    ]
+    assert [e["day"] for e in handed_off["events"]][-2:] == [9.0, 9.5]
+
+
+def test_simulate_table_shows_the_closed_refusal(runner: CliRunner, tmp_path: Path):
+    accounts = tmp_path / "accounts.csv"
+    accounts.write_text(
+        "account_id,name,email,country,timezone,balance,currency,days_past_due\n"
+        "H-1,Jan Kowalski,j@example.org,PL,Europe/Warsaw,450.00,PLN,60\n"
+    )
+    events = tmp_path / "events.yaml"
+    events.write_text('- {account: H-1, day: 9, type: payment, amount: "5.00"}\n')
+    result = runner.invoke(
+        app, simulate_args(LADDER, accounts, "--events", str(events), "--format", "table", days=10)
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "account is closed" in result.stdout
+
+
+# ---- account event commands on a completed account (time-skipping server) ----------------------
+
+
+async def test_an_event_command_on_a_completed_account_answers_account_is_closed(
+    harness, settings, monkeypatch
+):
+    import io
+    from decimal import Decimal
+
+    from rich.console import Console
+
+    import cli.account_commands as account_commands
+    from intake.events import send_event
+    from tests.conftest import MONDAY, account
+    from workflows.types import AccountEvent
+
+    async def connected(_settings, _err):
+        return harness.env.client
+
+    monkeypatch.setattr(account_commands, "connected", connected)
+
+    def consoles() -> tuple[Console, Console, io.StringIO, io.StringIO]:
+        out, err = io.StringIO(), io.StringIO()
+        return Console(file=out, width=200), Console(file=err, width=200), out, err
+
+    async with harness.worker():
+        handle = await harness.start(account(MONDAY))
+        paid = await send_event(
+            harness.env.client, "T-1", AccountEvent(type="payment", amount=Decimal("120.50"))
+        )
+        assert paid.accepted
+        await harness.advance_to(MONDAY + timedelta(days=9))  # 7 days' linger are over
+        assert (await handle.result())["status"] == "paid"  # the workflow has completed
+        out, err, out_text, err_text = consoles()
+        code = await account_commands.post_event(
+            "T-1", {"type": "payment", "amount": "5.00"}, settings, out, err
+        )
+        assert (code, out_text.getvalue(), err_text.getvalue()) == (
+            1,
+            "",
+            "refused: account is closed\n",
+        )
+        out, err, out_text, err_text = consoles()
+        code = await account_commands.post_event("NOPE", {"type": "cease"}, settings, out, err)
+        assert (code, err_text.getvalue()) == (1, "refused: no account NOPE\n")

@@ -14,7 +14,7 @@ import sys
 import uuid
 from pathlib import Path
 
-from activities.transports.outbox import FileOutbox
+from activities.channels.outbox import FileOutbox
 from config.settings import PROJECT_ROOT, load_settings
 from worker import build_worker
 

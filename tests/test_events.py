@@ -13,9 +13,9 @@ from decimal import Decimal
 
 import pytest
 
-from activities.transports.base import Delivery, OutgoingMessage
-from activities.transports.outbox import MemoryOutbox
-from intake.events import EventNotDelivered, send_event
+from activities.channels.base import Delivery, OutgoingMessage
+from activities.channels.outbox import MemoryOutbox
+from intake.events import AccountClosed, EventNotDelivered, deliver_event, send_event
 from tests.conftest import MONDAY, Harness, account
 from workflows.types import AccountEvent, InstallmentSpec, Status
 
@@ -87,6 +87,30 @@ async def test_an_event_on_a_closed_account_is_refused_and_recorded(harness: Har
     assert not late.accepted and late.reason == "account is closed (closed)"
     assert view.balance == Decimal("120.50")
     assert [(e.type, e.accepted) for e in view.events] == [("deceased", True), ("payment", False)]
+
+
+@pytest.mark.parametrize("closing", ["payment", "handoff"])
+async def test_an_event_after_the_closed_workflow_completed_is_answered_account_is_closed(
+    harness: Harness, closing: str
+):
+    """Closed accounts linger 7 days, then their workflow completes; the time-skipping server
+    then answers an update NOT_FOUND "update <id> not found" (the dev server "workflow execution
+    already completed"): still "account is closed", not "no account"."""
+    async with harness.worker():
+        if closing == "payment":
+            handle = await harness.start(account(MONDAY))
+            await event(harness, "payment", amount=Decimal("120.50"))
+        else:
+            handle = await harness.start(account(MONDAY, days_past_due="60"))  # handed off
+        await harness.advance_to(MONDAY + 9 * DAY)
+        final = (await handle.result())["status"]
+        late = await event(harness, "payment", amount=Decimal("5.00"))
+        with pytest.raises(AccountClosed) as closed:
+            await deliver_event(harness.env.client, "T-1", AccountEvent(type="cease"))
+    expected = Status.PAID if closing == "payment" else Status.HANDED_OFF
+    assert final == expected.value
+    assert (late.accepted, late.reason, late.status) == (False, "account is closed", expected)
+    assert closed.value.status == expected
 
 
 async def test_a_malformed_event_is_rejected_before_it_reaches_the_account(harness: Harness):

@@ -1,5 +1,5 @@
-"""Printed letters: the PDF (activities/letters/pdf.py) and the print-batch transport
-(activities/transports/letters.py).
+"""Printed letters: the PDF (activities/channels/letters/pdf.py) and the print-batch transport
+(activities/channels/letters/printer.py).
 
 The PDFs are read back with pypdf: the text must come out exactly as written (Polish letters
 included), and every recipient line must sit inside the envelope window of its paper size.
@@ -20,12 +20,11 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from activities.letters import LAYOUTS, LetterContent, letter_pdf, paper_for, render_letter
-from activities.render import Creditor, TemplateRenderer, sample_facts
-from activities.transports import letters
-from activities.transports.base import OutgoingMessage, Undeliverable
-from activities.transports.files import create_once
-from activities.transports.letters import (
+from activities.channels.base import OutgoingMessage, Undeliverable
+from activities.channels.files import create_once
+from activities.channels.letters import LAYOUTS, LetterContent, letter_pdf, paper_for, render_letter
+from activities.channels.letters import printer as letters
+from activities.channels.letters.printer import (
     MANIFEST,
     MANIFEST_COLUMNS,
     LetterPrinter,
@@ -33,6 +32,7 @@ from activities.transports.letters import (
     message_id_for,
     postal_address,
 )
+from activities.render import Creditor, TemplateRenderer, sample_facts
 from config.ladder import Channel
 from config.settings import PROJECT_ROOT
 

@@ -12,17 +12,17 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from activities.transports.base import (
+from activities.channels.base import (
     CredentialsRejected,
     OutgoingMessage,
     ProviderRefused,
     ProviderUnavailable,
     Undeliverable,
 )
-from activities.transports.call_scripts import SqliteCallScripts
-from activities.transports.live import LiveTransport, Throttle
-from activities.transports.twilio_channels import call_token
-from activities.transports.unsubscribe import read_unsubscribe_token
+from activities.channels.live import LiveTransport, Throttle
+from activities.channels.twilio.call_scripts import SqliteCallScripts
+from activities.channels.twilio.send import call_token
+from activities.channels.unsubscribe import read_unsubscribe_token
 from config.ladder import Channel
 from config.settings import load_settings
 from tests.fakes.live import ACCOUNT_SID, FROM, LINK_SECRET, live_settings
@@ -290,7 +290,8 @@ async def test_a_provider_that_cannot_be_reached_sent_nothing_and_keeps_no_claim
 
 
 def test_provider_errors_keep_contact_data_out_of_histories_and_logs():
-    from activities.transports.provider_errors import retry_after_seconds, twilio_error
+    from activities.channels.errors import retry_after_seconds
+    from activities.channels.twilio.errors import twilio_error
 
     error = twilio_error(400, 21211, "The 'To' number +1 415-555-0123 is not a valid phone number.")
     assert "555" not in str(error) and "21211" in str(error)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from activities.transports.live import LiveTransport
+from activities.channels.live import LiveTransport
 from tests.conftest import MONDAY, Harness, account
 from tests.fakes.live import (
     ACCOUNT_SID,

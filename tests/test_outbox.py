@@ -1,4 +1,4 @@
-"""Outbox transports (activities/transports/outbox.py) and SMS segment arithmetic
+"""Outbox transports (activities/channels/outbox.py) and SMS segment arithmetic
 (activities/sms_segments.py)."""
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from activities.channels.base import Delivery, OutgoingMessage
+from activities.channels.outbox import FileOutbox, MemoryOutbox, message_id_for
 from activities.sms_segments import (
     GSM7_BASIC,
     GSM7_EXTENDED,
@@ -18,8 +20,6 @@ from activities.sms_segments import (
     is_gsm7,
     sms_safe,
 )
-from activities.transports.base import Delivery, OutgoingMessage
-from activities.transports.outbox import FileOutbox, MemoryOutbox, message_id_for
 from config.ladder import Channel
 
 

@@ -1,7 +1,7 @@
 """The provider fakes, driven by the real SDKs (twilio 9.13, sendgrid 6.12), checked against the
 providers' official OpenAPI specs.
 
-How the SDKs are pointed at the fake (see `tests/fakes/providers.py`):
+How the SDKs are pointed at the fake (see `tests/fakes/providers.py`, `twilio.py`, `sendgrid.py`):
 - Twilio: `Client(sid, token, http_client=TwilioHttpClient(timeout=...))`, then
   `client.api.base_url = fake.url`. Every 2010-API URL (including `next_page_uri` links) is
   built from the `Api` domain's `base_url`. TWILIO_EDGE / TWILIO_REGION must be unset, or the
@@ -37,6 +37,7 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
+from tests.fakes.common import RecordedRequest
 from tests.fakes.provider_spec import (
     SPEC_FILES,
     SPECS_ENV,
@@ -45,7 +46,8 @@ from tests.fakes.provider_spec import (
     spec_problems,
     specs_dir,
 )
-from tests.fakes.providers import FakeProviders, RecordedRequest, sms_segments
+from tests.fakes.providers import FakeProviders
+from tests.fakes.twilio import sms_segments
 
 ACCOUNT_SID = "AC" + "1a2b3c4d" * 4
 AUTH_TOKEN = "test-auth-token"

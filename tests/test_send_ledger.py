@@ -14,16 +14,16 @@ from pathlib import Path
 
 import pytest
 
-from activities.transports.base import (
+from activities.channels.base import (
     CredentialsRejected,
     OutgoingMessage,
     ProviderRefused,
     ProviderUnavailable,
     Undeliverable,
 )
-from activities.transports.ledger import SqliteSendLedger
-from activities.transports.live import LiveTransport, Throttle
-from activities.transports.reconcile import Lookup
+from activities.channels.ledger import SqliteSendLedger
+from activities.channels.live import LiveTransport, Throttle
+from activities.channels.reconcile import Lookup
 from config.ladder import Channel
 
 T0 = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)

@@ -27,15 +27,17 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
 
-from activities.transports.call_scripts import CallScript, MemoryCallScripts
-from activities.transports.unsubscribe import unsubscribe_token
+from activities.channels.sendgrid.email_text import reply_text
+from activities.channels.sendgrid.signatures import sendgrid_valid
+from activities.channels.twilio.call_scripts import CallScript, MemoryCallScripts
+from activities.channels.twilio.signatures import twilio_valid
+from activities.channels.unsubscribe import unsubscribe_token
+from activities.replies import classify_reply
 from config.ladder import Channel
 from config.settings import load_settings
 from inbound.accounts import AccountsUnavailable, UnknownAccount
-from inbound.classifier import classify_reply
-from inbound.email_text import reply_text
-from inbound.signatures import payment_signature, sendgrid_valid, twilio_valid
-from inbound.webhooks import create_app
+from inbound.app import create_app
+from inbound.security import payment_signature
 from intake.contact_keys import normalise_email, normalise_phone
 from workflows.types import AccountEvent, AccountView, EventResult, Status
 

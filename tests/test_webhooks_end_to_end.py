@@ -30,13 +30,13 @@ from babel.dates import format_date
 from temporalio.testing import WorkflowEnvironment
 from twilio.request_validator import RequestValidator
 
-from activities.transports.call_scripts import SqliteCallScripts
-from activities.transports.outbox import MemoryOutbox
+from activities.channels.outbox import MemoryOutbox
+from activities.channels.twilio.call_scripts import SqliteCallScripts
 from config.ladder_loader import load_ladder
 from config.settings import Settings, load_settings
 from inbound.accounts import TemporalAccounts
-from inbound.signatures import payment_signature
-from inbound.webhooks import create_app
+from inbound.app import create_app
+from inbound.security import payment_signature
 from intake.contact_keys import debtor_contact_keys
 from intake.start import start_account
 from tests.conftest import account

@@ -97,6 +97,7 @@ class AccountWorkflow:
 
     @workflow.run
     async def run(self, input: AccountInput) -> AccountView:
+        self._rules()  # first, so the rules an account runs by are decided in its first task
         if input.state is None:
             entered = opening_state(input, workflow.now())
             self.state.skipped_steps = entered.skipped_steps
@@ -134,7 +135,7 @@ class AccountWorkflow:
         return self._view()
 
     def _next_action(self) -> Action | None:
-        action = next_action(self.state, self.input, workflow.now())
+        action = next_action(self.state, self.input, workflow.now(), legacy=not self._rules())
         if action is not None and action.do == Fire("ladder_exhausted") and not self._rules():
             return None  # before the account model, an exhausted ladder waited for events
         return action

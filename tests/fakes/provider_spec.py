@@ -37,7 +37,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from tests.fakes.providers import EMAIL, Provider, RecordedRequest
+from tests.fakes.common import Provider, RecordedRequest
+from tests.fakes.sendgrid import EMAIL
 
 SPECS_ENV = "DUNNING_PROVIDER_SPECS"
 SPEC_FILES: dict[str, str] = {

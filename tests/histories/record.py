@@ -17,7 +17,7 @@ from pathlib import Path
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from activities.transports.outbox import MemoryOutbox
+from activities.channels.outbox import MemoryOutbox
 from config.settings import PROJECT_ROOT, load_settings
 from connection.temporal import bundled_binary, register_search_attributes
 from intake.start import start_account

@@ -107,7 +107,9 @@ def _payment(
     detail: dict[str, str] = {}
     if amount > state.balance:
         detail["overpaid"] = str(amount - state.balance)
-    state.balance = max(Decimal(0), state.balance - amount)
+    remaining = state.balance - amount
+    # Never below zero, in the balance's own precision ("0.00", not "0").
+    state.balance = remaining if remaining >= 0 else Decimal(0).quantize(state.balance)
     if state.promise is not None:
         state.promise.paid += amount
     if state.plan is not None:

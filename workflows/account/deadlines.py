@@ -108,13 +108,10 @@ def reminder_sent(state: AccountState, step: str) -> AccountState:
     state = state.model_copy(deep=True)
     if state.promise is not None and step == f"promise-{state.promise.number}-reminder":
         state.promise.reminder_sent = True
-    installment = pending_installment(state)
-    if (
-        installment is not None
-        and state.plan is not None
-        and step == (f"plan-{state.plan.number}-installment-{installment.number}-reminder")
-    ):
-        installment.reminder_sent = True
+    if state.plan is not None:
+        for installment in state.plan.installments:
+            if step == f"plan-{state.plan.number}-installment-{installment.number}-reminder":
+                installment.reminder_sent = True
     return state
 
 

@@ -14,8 +14,11 @@ from workflows.account.actions import Action, Contact, Fire, SendPending, SendRe
 from workflows.types import AccountInput, AccountState, Installment, Status
 
 
-def next_action(state: AccountState, account: AccountInput, now: datetime) -> Action | None:
-    """None only for a closed account or a disputed one (which waits for its resolution)."""
+def next_action(
+    state: AccountState, account: AccountInput, now: datetime, *, legacy: bool = False
+) -> Action | None:
+    """None for a closed account or a disputed one (which waits for its resolution); the
+    property tests check that no other state ever answers None."""
     if state.status.is_final or state.status == Status.DISPUTED:
         return None
     if state.pending:
@@ -27,8 +30,12 @@ def next_action(state: AccountState, account: AccountInput, now: datetime) -> Ac
         return _promise_action(state, account)
     if state.plan is not None:
         installment = pending_installment(state)
-        if installment is not None:
+        # A plan always has an installment pending (it ends when none is left; see deadlines).
+        if installment is None:
+            return None
+        if legacy:
             return _installment_action(state, account, installment)
+        return _plan_action(state, account, installment)
     steps = clock.due_group(account.ladder.steps, state.next_step_index)
     if not steps:
         return Action(now, "ladder exhausted", Fire("ladder_exhausted"), needs_window=False)
@@ -85,13 +92,35 @@ def installment_details(state: AccountState, installment: Installment) -> dict[s
     }
 
 
+def _plan_action(state: AccountState, account: AccountInput, first: Installment) -> Action:
+    """The earliest of: the first pending installment falling due, and the reminder of any
+    pending installment (a later installment's reminder may come before an earlier one's
+    deadline, which runs on through its grace days)."""
+    due = _installment_action(state, account, first, remind=False)
+    if account.ladder.plan.reminder is None:
+        return due
+    reminders = [
+        _installment_action(state, account, installment)
+        for installment in state.plan.installments  # type: ignore[union-attr]
+        if installment.outcome == "pending"
+        and installment.reminder_at is not None
+        and not installment.reminder_sent
+    ]
+    return min([*reminders, due], key=lambda action: action.at)
+
+
 def _installment_action(
-    state: AccountState, account: AccountInput, installment: Installment
+    state: AccountState, account: AccountInput, installment: Installment, *, remind: bool = True
 ) -> Action:
     plan = state.plan
     assert plan is not None
     reminder = account.ladder.plan.reminder
-    if reminder and installment.reminder_at is not None and not installment.reminder_sent:
+    if (
+        remind
+        and reminder
+        and installment.reminder_at is not None
+        and not installment.reminder_sent
+    ):
         contact = Contact(
             step=f"plan-{plan.number}-installment-{installment.number}-reminder",
             channel=reminder.channel,

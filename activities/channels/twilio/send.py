@@ -6,7 +6,7 @@
   Twilio waits for the end of the greeting (the beep) before it fetches our TwiML from
   `/twilio/voice?call=<token>`. The webhook server reads the call script stored here under that
   token and answers with the limited-content message for a machine, or the message and a
-  one-key menu for a person (see `activities/transports/twiml.py`).
+  one-key menu for a person (see `activities/channels/twilio/twiml.py`).
 
 `DUNNING_TWILIO_API_BASE_URL` replaces the SDK's `https://api.twilio.com` (a region or an edge,
 or the local fake in tests). The SDK is synchronous (requests); calls run in a worker thread,
@@ -26,11 +26,12 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
-from activities.transports.base import OutgoingMessage, ProviderRefused, ProviderUnavailable
-from activities.transports.call_scripts import CallScript, CallScriptStore
-from activities.transports.provider_errors import retry_after_seconds, twilio_error
-from activities.transports.reconcile import Lookup
-from activities.transports.twiml import voice_for
+from activities.channels.base import OutgoingMessage, ProviderRefused, ProviderUnavailable
+from activities.channels.errors import retry_after_seconds
+from activities.channels.reconcile import Lookup
+from activities.channels.twilio.call_scripts import CallScript, CallScriptStore
+from activities.channels.twilio.errors import twilio_error
+from activities.channels.twilio.twiml import voice_for
 
 # A message or call created this long before our claim still counts as ours (clock skew).
 RECONCILE_SLACK = timedelta(minutes=2)
@@ -154,7 +155,8 @@ class TwilioVoicemail(_TwilioChannel):
             raise ProviderRefused("voicemail calls need DUNNING_TWILIO_FROM (a caller id number)")
         token = call_token(message.idempotency_key)
         language, voice = voice_for(message.locale, message.jurisdiction)
-        self.scripts.save(
+        await asyncio.to_thread(  # a database write: off the event loop
+            self.scripts.save,
             CallScript(
                 token=token,
                 account_id=message.account_id,
@@ -163,7 +165,7 @@ class TwilioVoicemail(_TwilioChannel):
                 language=language,
                 voice=voice,
                 text=message.text,
-            )
+            ),
         )
         created = await self._call(
             lambda client, **p: client.calls.create(**p),

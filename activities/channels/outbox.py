@@ -4,15 +4,18 @@
 comes from the idempotency key and is created atomically (write a temp file, then `os.link`, which
 fails if the name exists), so a retried activity can never store the same message twice.
 `MemoryOutbox` does the same in a dict, for `dunning simulate` and tests.
+
+File reads and writes (with their fsyncs) run in a thread, off the worker's event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
-from activities.transports.base import Delivery, OutgoingMessage
-from activities.transports.files import create_once, key_digest, safe_name
+from activities.channels.base import Delivery, OutgoingMessage
+from activities.channels.files import create_once, key_digest, safe_name
 
 
 def message_id_for(idempotency_key: str) -> str:
@@ -29,6 +32,9 @@ class FileOutbox:
         return self.directory / safe_name(message.account_id, 120) / name
 
     async def deliver(self, message: OutgoingMessage) -> Delivery:
+        return await asyncio.to_thread(self._deliver, message)
+
+    def _deliver(self, message: OutgoingMessage) -> Delivery:
         target = self.path_for(message)
         if target.exists():
             stored = json.loads(target.read_text(encoding="utf-8"))

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
+from activities.channels.twilio.call_scripts import CallScript
 from activities.languages import language_of
-from activities.transports.call_scripts import CallScript
 
 # (language tag, voice) by locale; the US Spanish voice for a us ladder.
 VOICES: dict[str, tuple[str, str]] = {

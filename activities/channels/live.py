@@ -9,6 +9,8 @@
 
 Letters skip the ledger: the printer's atomic file creation is its own ledger.
 
+The ledger is a database: every call to it runs in a thread, off the worker's event loop.
+
 When a provider rejects our credentials, that provider is latched off for this worker: the error
 is logged once with the variable to fix, and further sends fail fast (and are retried later,
 perhaps by a worker with good credentials) instead of hammering the provider.
@@ -17,13 +19,14 @@ perhaps by a worker with good credentials) instead of hammering the provider.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from activities.transports.base import (
+from activities.channels.base import (
     CredentialsRejected,
     Delivery,
     OutgoingMessage,
@@ -31,8 +34,8 @@ from activities.transports.base import (
     Transport,
     TransportError,
 )
-from activities.transports.ledger import DEFAULT_LEASE, SendLedger
-from activities.transports.reconcile import Lookup
+from activities.channels.ledger import DEFAULT_LEASE, LedgerEntry, SendLedger
+from activities.channels.reconcile import Lookup
 from config.ladder import Channel
 
 log = logging.getLogger(__name__)
@@ -118,7 +121,7 @@ class LiveTransport:
         # Pace first, claim second: a claim is taken right before the provider call, so its age
         # says how long ago a send may have started (the lease), never time spent queueing.
         await self.throttle.wait(sender.throttle_key, self.rates.get(message.channel, 1.0))
-        entry = self.ledger.claim(message.idempotency_key, message.channel.value, provider)
+        entry = await self._claim(message, provider)
         if entry is not None:
             if entry.state != "pending":
                 return Delivery(
@@ -131,6 +134,22 @@ class LiveTransport:
             if settled is not None:
                 return settled
         return await self._send(sender, message)
+
+    async def _claim(self, message: OutgoingMessage, provider: str) -> LedgerEntry | None:
+        """`ledger.claim` in a thread. A claim must mean "a send may have started", so one
+        that lands while the attempt is being cancelled is given back before the cancellation
+        goes on (a pending claim of an email that never left would count as sent)."""
+        key = message.idempotency_key
+        claiming = asyncio.ensure_future(
+            asyncio.to_thread(self.ledger.claim, key, message.channel.value, provider)
+        )
+        try:
+            return await asyncio.shield(claiming)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):  # the cancellation is what goes on
+                if await claiming is None:
+                    await asyncio.to_thread(self.ledger.release, key)
+            raise
 
     async def _settle_pending(
         self, sender: ChannelSender, message: OutgoingMessage, claimed_at: datetime
@@ -147,10 +166,12 @@ class LiveTransport:
         if isinstance(found, list):
             # Sends the ledger already gave to another key are not ours (two accounts sharing
             # a number); one left is ours, several cannot be told apart.
-            candidates = [sid for sid in found if not self.ledger.knows(sid)]
+            candidates = [
+                sid for sid in found if not await asyncio.to_thread(self.ledger.knows, sid)
+            ]
             if len(candidates) == 1:
                 log.warning("send %s: found at %s after a lost result", key, sender.provider)
-                self.ledger.record_sent(key, candidates[0])
+                await asyncio.to_thread(self.ledger.record_sent, key, candidates[0])
                 return Delivery(candidates[0], duplicate=True, provider=sender.provider)
             found = Lookup.UNKNOWN if candidates else Lookup.NOT_FOUND
         if found is Lookup.UNKNOWN:
@@ -161,9 +182,9 @@ class LiveTransport:
                 sender.provider,
             )
             message_id = f"unconfirmed:{key}"
-            self.ledger.record_sent(key, message_id, unconfirmed=True)
+            await asyncio.to_thread(self.ledger.record_sent, key, message_id, unconfirmed=True)
             return Delivery(message_id, duplicate=True, provider=sender.provider, unconfirmed=True)
-        if not self.ledger.reclaim(key, claimed_at):
+        if not await asyncio.to_thread(self.ledger.reclaim, key, claimed_at):
             raise ProviderUnavailable("another attempt took this send over", retry_after=5)
         return None  # the provider has nothing: the claim is now ours to send under
 
@@ -173,18 +194,18 @@ class LiveTransport:
             message_id = await sender.send(message)
         except ProviderUnavailable as exc:
             if not exc.maybe_sent:
-                self.ledger.release(key)
+                await asyncio.to_thread(self.ledger.release, key)
             raise
         except CredentialsRejected as exc:
-            self.ledger.release(key)
+            await asyncio.to_thread(self.ledger.release, key)
             self._reject(sender.provider, exc)
             raise
         except TransportError:
-            self.ledger.release(key)
+            await asyncio.to_thread(self.ledger.release, key)
             raise
         # Anything else (a crash, a cancellation) leaves the outcome unknown: the claim stays
         # pending and a later attempt reconciles with the provider.
-        self.ledger.record_sent(key, message_id)
+        await asyncio.to_thread(self.ledger.record_sent, key, message_id)
         return Delivery(message_id, provider=sender.provider)
 
     def _reject(self, provider: str, exc: CredentialsRejected) -> None:

@@ -1,6 +1,6 @@
 """Printable dunning letters: PDF rendering laid out for window envelopes (see `pdf.py`)."""
 
-from activities.letters.pdf import (
+from activities.channels.letters.pdf import (
     LAYOUTS,
     LetterContent,
     LetterLayoutError,

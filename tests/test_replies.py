@@ -1,4 +1,4 @@
-"""Table-driven tests of the inbound reply classifier (inbound/classifier.py).
+"""Table-driven tests of the reply classifier (activities/replies/).
 
 Every reply is "received" on Wednesday 2027-01-06 at 10:00 UTC and resolved in the
 zone of its language: that is 05:00 on Wednesday the 6th in New York and 11:00 on
@@ -23,18 +23,34 @@ Readings chosen where a reply is ambiguous (what a collector would want):
   word "contesto".
 * A dd.mm number after a pay verb that is a valid date ("zapłacę 15.01") is a date,
   not an amount; "12.50" is an amount.
+* "Don't call me" and its equivalents opt out of calls (channel "voicemail") whatever channel
+  the reply came on; STOP and the other opt-outs name no channel (the reply's own), and so
+  does a reply asking to stop calls *and* messages.
+* A date that does not exist ("February 30", "31/04") is not a promise: unknown, for a person.
+* A negated stop ("don't stop", "no dejen de escribirme") is not an opt-out; "No, stop" is.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import get_args
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from inbound.classifier import Classification, classify_reply
+import activities.replies
+from activities.account_activities import AccountActivities
+from activities.languages import SUPPORTED_LANGUAGES
+from activities.replies import Classification, ReplyKind, classify_reply
+from activities.replies.dates import MAX_HORIZON
+from activities.replies.lexicons import LEXICONS
+from config.ladder import Channel
+from workflows.types import ReplyRequest
 
 RECEIVED = datetime(2027, 1, 6, 10, 0, tzinfo=UTC)  # a Wednesday
 ZONES = {
@@ -357,3 +373,265 @@ def test_result_does_not_depend_on_the_process_timezone(monkeypatch: pytest.Monk
 def test_naive_received_at_is_rejected() -> None:
     with pytest.raises(ValueError):
         classify_reply("I'll pay tomorrow", "en", datetime(2027, 1, 6, 10, 0), "UTC")
+
+
+# ------------------------------------------------------------------ languages
+
+
+def test_every_supported_language_has_a_lexicon() -> None:
+    assert set(LEXICONS) == set(SUPPORTED_LANGUAGES)
+    for language, lexicon in LEXICONS.items():
+        assert lexicon.language == language
+        assert sorted(set(lexicon.months.values())) == list(range(1, 13)), language
+        assert len(lexicon.weekdays) >= 7, language
+        for words in (lexicon.opt_out_whole, lexicon.opt_out_calls, lexicon.negations,
+                      lexicon.pay_intent, lexicon.dispute, lexicon.callback):  # fmt: skip
+            assert words, language
+
+
+def test_every_supported_language_opts_out_and_promises() -> None:
+    """Each language's own words reach the classifier (a lexicon left out of it would not)."""
+    for language in SUPPORTED_LANGUAGES:
+        lexicon = LEXICONS[language]
+        word = sorted(lexicon.opt_out_whole, key=len)[0]
+        assert classify_reply(word, language, RECEIVED, "UTC").kind == "opt_out", language
+    for language in ZONES:
+        assert any(
+            classify_reply(c[1], language, RECEIVED, ZONES[language]).kind == "promise"
+            for c in CASES
+            if c[0] == language
+        ), language
+
+
+# ----------------------------------------------------- opt-out of calls (voicemail)
+
+CALL_OPT_OUTS = [
+    ("en", "don't call me"), ("en", "Please DON'T CALL ME again"), ("en", "stop calling"),
+    ("en", "Stop calling me!!"), ("en", "no more calls"), ("en", "no more phone calls please"),
+    ("en", "never call me again"), ("en", "Do not call this number"),
+    ("en", "stop the calls"), ("en", "I don't want any more calls"),
+    ("en", "don't call me, text me instead"), ("en", "quit phoning me"),
+    ("fr", "ne m'appelez plus"), ("fr", "Ne m’appelez plus jamais"), ("fr", "arrêtez de m'appeler"),
+    ("fr", "merci de ne pas m'appeler"), ("fr", "cessez de me téléphoner"),
+    ("fr", "plus d'appels svp"), ("fr", "ne me contactez plus par téléphone"),
+    ("it", "non chiamatemi più"), ("it", "smettete di chiamarmi"), ("it", "non mi chiamate più"),
+    ("it", "basta chiamate"), ("it", "smettetela di telefonarmi"),
+    ("it", "non voglio più ricevere telefonate"),
+    ("es", "no me llamen más"), ("es", "dejen de llamarme"), ("es", "No me llamen"),
+    ("es", "no me vuelvan a llamar"), ("es", "no quiero más llamadas"), ("es", "deja de llamarme"),
+    ("pl", "nie dzwońcie do mnie"), ("pl", "przestańcie dzwonić"),
+    ("pl", "proszę do mnie nie dzwonić"), ("pl", "nie dzwoń już do mnie"),
+    ("pl", "przestańcie do mnie wydzwaniać"), ("pl", "nie chcę więcej telefonów"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("locale", "text"), CALL_OPT_OUTS, ids=[t for _, t in CALL_OPT_OUTS])
+def test_dont_call_me_opts_out_of_calls(locale: str, text: str) -> None:
+    result = classify_reply(text, locale, RECEIVED, ZONES[locale])
+    assert result.kind == "opt_out", result
+    assert result.channel == "voicemail", result
+    assert result.matched
+
+
+@pytest.mark.parametrize(
+    ("locale", "text"),
+    [
+        # Calls *and* messages: one channel only, so the one the reply came on.
+        ("en", "stop calling and texting me"),
+        ("en", "don't call or text me"),
+        ("en", "STOP. Don't call me"),
+        ("fr", "arrêtez de m'appeler et de m'écrire"),
+        ("es", "dejen de llamarme y de escribirme"),
+        ("pl", "nie dzwońcie i nie piszcie"),
+    ],
+)
+def test_calls_and_messages_opt_out_of_the_reply_channel(locale: str, text: str) -> None:
+    result = classify_reply(text, locale, RECEIVED, ZONES[locale])
+    assert (result.kind, result.channel) == ("opt_out", None), result
+
+
+def test_other_opt_outs_name_no_channel() -> None:
+    for locale, text, kind, _, _ in CASES:
+        if kind == "opt_out":
+            assert classify_reply(text, locale, RECEIVED, ZONES[locale]).channel is None, text
+
+
+@pytest.mark.parametrize(
+    ("locale", "text", "kind"),
+    [
+        ("en", "why don't you call me?", "callback"),
+        ("en", "if you don't call me back I'll complain", "callback"),
+        ("it", "perché non mi chiamate più?", "unknown"),
+        ("pl", "zadzwońcie do mnie", "callback"),
+        ("es", "¿Me pueden llamar?", "callback"),
+    ],
+)
+def test_asking_for_a_call_is_not_an_opt_out(locale: str, text: str, kind: str) -> None:
+    assert classify_reply(text, locale, RECEIVED, ZONES[locale]).kind == kind
+
+
+async def test_the_activity_passes_the_channel_and_keeps_the_loop_free(monkeypatch) -> None:
+    """classify_reply (dateparser) runs in a thread: the worker's event loop keeps turning."""
+    real = activities.replies.classify_reply
+
+    def slow(*args: object) -> Classification:
+        time.sleep(0.3)
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(activities.replies, "classify_reply", slow)
+    ticks = 0
+    done = False
+
+    async def tick() -> None:
+        nonlocal ticks
+        while not done:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    ticker = asyncio.create_task(tick())
+    try:
+        request = ReplyRequest(text="no me llamen más", locale="es", received_at=RECEIVED,
+                               zone="Europe/Madrid")  # fmt: skip
+        result = await AccountActivities.classify_reply(object.__new__(AccountActivities), request)
+    finally:
+        done = True
+        await ticker
+    assert result.kind == "opt_out"
+    assert result.channel is Channel.VOICEMAIL
+    assert ticks >= 10
+    request = ReplyRequest(text="STOP", locale="en", received_at=RECEIVED, zone="UTC")
+    result = await AccountActivities.classify_reply(object.__new__(AccountActivities), request)
+    assert (result.kind, result.channel) == ("opt_out", None)
+
+
+# ----------------------------------------------------------- dates that do not exist
+
+NO_SUCH_DATES = [
+    ("en", "I'll pay February 30"), ("en", "I'll pay on February 30th"),
+    ("en", "I will pay on the 30th of February"), ("en", "I'll pay 31/04"),
+    ("en-US", "I'll pay 04/31"), ("en", "I'll pay June 31"), ("en", "I'll pay Feb 29"),
+    ("en", "I'll pay on 29/02/2027"),
+    ("fr", "je paierai le 30 février"), ("fr", "je paierai le 31/04"),
+    ("fr", "je paierai le 31 avril"),
+    ("it", "pagherò il 30 febbraio"), ("it", "pagherò il 31 aprile"), ("it", "pagherò il 31/06"),
+    ("es", "pagaré el 30 de febrero"), ("es", "pagaré el 31 de septiembre"),
+    ("pl", "zapłacę 30 lutego"), ("pl", "zapłacę 30.02"), ("pl", "zapłacę 31 listopada"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("locale", "text"), NO_SUCH_DATES, ids=[t for _, t in NO_SUCH_DATES])
+def test_a_date_that_does_not_exist_is_not_a_promise(locale: str, text: str) -> None:
+    result = classify_reply(text, locale, RECEIVED, ZONES[locale.split("-")[0]])
+    assert result.kind == "unknown", result
+    assert result.promise_date is None
+    assert result.matched and "no such date" in result.matched
+
+
+@pytest.mark.parametrize(
+    ("locale", "text", "received", "promise_date"),
+    [
+        # 29 February exists in 2028.
+        ("it", "pagherò il 29 febbraio", datetime(2028, 1, 10, 9, tzinfo=UTC), d(2, 29, 2028)),
+        ("en", "I'll pay on 29/02", datetime(2028, 1, 10, 9, tzinfo=UTC), d(2, 29, 2028)),
+        # A month named before the day: not the day of this month.
+        ("en", "I'll pay on February 20th", RECEIVED, d(2, 20)),
+        ("en", "I'll pay Feb. the 20th", RECEIVED, d(2, 20)),
+        ("en", "I'll pay March 3rd, 2027", RECEIVED, d(3, 3)),
+        ("fr", "je paierai le 1er février", RECEIVED, d(2, 1)),
+        ("fr", "je paierai le 28 février", RECEIVED, d(2, 28)),
+        ("pl", "zapłacę 28 lutego", RECEIVED, d(2, 28)),
+        ("es", "pagaré el 30 de abril", RECEIVED, d(4, 30)),
+        # "après" is not "avril".
+        ("fr", "je paie le 15 après la paie", RECEIVED, d(1, 15)),
+    ],
+)
+def test_dates_named_with_their_month(
+    locale: str, text: str, received: datetime, promise_date: date
+) -> None:
+    result = classify_reply(text, locale, received, ZONES[locale])
+    assert (result.kind, result.promise_date) == ("promise", promise_date), result
+
+
+# ---------------------------------------------------------------- negated stops
+
+
+@pytest.mark.parametrize(
+    ("locale", "text"),
+    [
+        ("en", "don't stop"), ("en", "do not stop"), ("en", "Don't stop texting me"),
+        ("en", "please don't stop the reminders"), ("en", "never stop"),
+        ("en", "I don't want to unsubscribe"), ("en", "don't stop calling me"),
+        ("fr", "ne t'arrête pas"), ("fr", "n'arrêtez pas de m'écrire"),
+        ("fr", "ne pas me désabonner"),
+        ("it", "non fermarti"), ("it", "non smettete di scrivermi"),
+        ("it", "non smettete di chiamarmi"),
+        ("es", "no paro"), ("es", "no pares"), ("es", "no dejen de escribirme"),
+        ("es", "no quiero darme de baja"), ("es", "no paren de llamarme"),
+        ("pl", "nie przestawaj"), ("pl", "nie przestańcie pisać"),
+    ],
+)  # fmt: skip
+def test_a_negated_stop_is_not_an_opt_out(locale: str, text: str) -> None:
+    assert classify_reply(text, locale, RECEIVED, ZONES[locale]).kind != "opt_out"
+
+
+@pytest.mark.parametrize(
+    ("locale", "text"),
+    [
+        ("en", "STOP"), ("en", "No, stop"), ("en", "no stop"), ("en", "stop texting me"),
+        ("en", "Don't text me"), ("en", "don't stop... actually STOP"),
+        ("en", "Don't. Stop."), ("fr", "non, arrêtez de m'écrire"),
+        ("pl", "NIE"), ("pl", "nie, nie piszcie do mnie"), ("pl", "nie nie piszcie do mnie"),
+        ("es", "no no me escriban más"), ("es", "No, dejen de escribirme"),
+        ("it", "non contattatemi più"), ("it", "no, smettete di scrivermi"),
+        ("fr", "ne m'écrivez plus"),
+    ],
+)  # fmt: skip
+def test_real_opt_outs_beside_negations(locale: str, text: str) -> None:
+    assert classify_reply(text, locale, RECEIVED, ZONES[locale]).kind == "opt_out"
+
+
+# ------------------------------------------------------------------ properties
+
+_FRAGMENTS = [
+    "I'll pay", "je paierai", "pagherò", "pagaré", "zapłacę", "pay", "paid", "le", "il", "el",
+    "the", "on", "by", "de", "of", "February", "febbraio", "lutego", "février", "febrero",
+    "Feb", "avril", "next", "prochain", "que viene", "w przyszły", "Friday", "vendredi",
+    "piątek", "domani", "tomorrow", "jutro", "mañana", "demain", "end of the month",
+    "fin du mois", "semaine prochaine", "stop", "don't", "no", "non", "nie", "ne", "call me",
+    "€", "zł", "$", "/", ".", "-", ",", "st", "th", "er", "-go", "º", "!", "?", "\n",
+]  # fmt: skip
+_TOKENS = st.one_of(
+    st.sampled_from(_FRAGMENTS),
+    st.integers(0, 40).map(str),
+    st.integers(0, 9999).map(str),
+    st.text(max_size=5),
+)
+_REPLIES = st.one_of(
+    st.text(max_size=60),
+    st.lists(_TOKENS, max_size=10).map(" ".join),
+    st.lists(_TOKENS, max_size=8).map("".join),
+)
+_LOCALES = st.tuples(
+    st.sampled_from(SUPPORTED_LANGUAGES), st.sampled_from(["", "-US", "_GB", "-CA", "-MX"])
+).map("".join)
+_ZONES = st.sampled_from([*ZONES.values(), "UTC", "Pacific/Kiritimati", "Pacific/Pago_Pago"])
+_INSTANTS = st.datetimes(
+    min_value=datetime(2020, 1, 1), max_value=datetime(2040, 12, 31), timezones=st.just(UTC)
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(text=_REPLIES, locale=_LOCALES, received=_INSTANTS, zone=_ZONES)
+def test_any_reply_gives_a_known_kind_and_a_real_future_date(
+    text: str, locale: str, received: datetime, zone: str
+) -> None:
+    result = classify_reply(text, locale, received, zone)
+    assert result.kind in get_args(ReplyKind)
+    today = received.astimezone(ZoneInfo(zone)).date()
+    if result.kind == "promise":
+        assert type(result.promise_date) is date
+        assert today <= result.promise_date <= today + MAX_HORIZON, result
+    else:
+        assert result.promise_date is None
+    assert result.amount is None or (isinstance(result.amount, Decimal) and result.amount > 0)
+    assert result.channel in ((None, "voicemail") if result.kind == "opt_out" else (None,))

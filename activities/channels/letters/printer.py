@@ -32,7 +32,9 @@ from typing import Any
 from babel import Locale
 from babel.dates import format_date
 
-from activities.letters import (
+from activities.channels.base import Delivery, OutgoingMessage, Undeliverable
+from activities.channels.files import create_once, fsync_directory, key_digest, safe_name
+from activities.channels.letters import (
     LAYOUTS,
     LetterContent,
     LetterLayoutError,
@@ -41,8 +43,6 @@ from activities.letters import (
     render_letter,
 )
 from activities.render import babel_locale
-from activities.transports.base import Delivery, OutgoingMessage, Undeliverable
-from activities.transports.files import create_once, fsync_directory, key_digest, safe_name
 
 PROVIDER = "letters"
 MANIFEST = "manifest.csv"

@@ -3,7 +3,7 @@
 Every transport is idempotent on `OutgoingMessage.idempotency_key`: delivering the same key twice
 returns the first delivery (with `duplicate=True`) and sends nothing. That is what lets Temporal
 retry the send activity freely. The outbox transports keep that promise by themselves; the live
-providers keep it through the send ledger (`activities/transports/ledger.py`).
+providers keep it through the send ledger (`activities/channels/ledger.py`).
 
 Providers fail in a few ways that the rest of the system treats differently, so transports raise
 one of the exceptions below and never a provider SDK's own:
@@ -103,4 +103,8 @@ class ProviderRefused(TransportError):
 
 
 class Transport(Protocol):
+    """`deliver` runs on the worker's event loop, beside every other activity: it must not
+    block it. Blocking work (a provider SDK, SQLite, files, PDF rendering) goes to a thread
+    (`asyncio.to_thread`), as in every transport here (tests/test_event_loop.py)."""
+
     async def deliver(self, message: OutgoingMessage) -> Delivery: ...

@@ -21,15 +21,15 @@ from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
 from sendgrid.helpers.mail import Category, CustomArg, Email, Header, Mail, To
 
-from activities.transports.base import (
+from activities.channels.base import (
     OutgoingMessage,
     ProviderRefused,
     ProviderUnavailable,
     Undeliverable,
 )
-from activities.transports.provider_errors import sendgrid_error
-from activities.transports.reconcile import Lookup
-from activities.transports.unsubscribe import unsubscribe_url
+from activities.channels.reconcile import Lookup
+from activities.channels.sendgrid.errors import sendgrid_error
+from activities.channels.unsubscribe import unsubscribe_url
 
 
 class SendGridEmail:

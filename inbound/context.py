@@ -1,0 +1,80 @@
+"""What every route of the webhook server shares: the settings, the way to accounts, the call
+scripts, the clock, and applying an event with the log line that goes with it.
+
+One `WebhookContext` per application, kept in `app.state`; routes and signature checks get it
+as a FastAPI dependency (`Depends(webhook_context)`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from fastapi import Request
+
+from activities.channels.twilio.call_scripts import CallScript, CallScriptStore
+from config.settings import Settings
+from inbound.accounts import AccountGateway, UnknownAccount
+from inbound.answers import answer_text, twiml_message
+from workflows.types import AccountEvent, AccountView, EventResult
+
+log = logging.getLogger("dunning.webhooks")
+
+TWIML = "application/xml"
+MAX_REPLY_CHARS = 2000  # a reply (SMS or email) is cut to this many characters
+
+
+@dataclass(frozen=True)
+class WebhookContext:
+    settings: Settings
+    accounts: AccountGateway
+    scripts: CallScriptStore
+    clock: Callable[[], float]
+
+    async def apply(self, account_id: str, event: AccountEvent) -> EventResult | None:
+        """The event applied to the account; None when there is no such account."""
+        try:
+            result = await self.accounts.apply(account_id, event)
+        except UnknownAccount as exc:
+            log.info("event %s for %s not applied: %s", event.type, account_id, exc)
+            return None
+        log.info(
+            "event %s for %s: %s%s",
+            event.type,
+            account_id,
+            "accepted" if result.accepted else f"refused ({result.reason})",
+            " (duplicate)" if result.duplicate else "",
+        )
+        return result
+
+    async def open_views(self, ids: list[str]) -> list[AccountView]:
+        views = [await self.accounts.view(account_id) for account_id in ids]
+        return [view for view in views if view is not None and not view.status.is_final]
+
+    async def call_script(self, token: str) -> CallScript | None:
+        """The stored script of a voicemail call (a database read: off the event loop)."""
+        return await asyncio.to_thread(self.scripts.get, token)
+
+    async def several_accounts(self, views: list[AccountView], event: AccountEvent) -> str:
+        """One sender, several open accounts: an opt-out is about the number (or address), so
+        it applies to each; anything else could be about any of them, so a person takes it.
+        Returns the TwiML answer (an SMS gets it; an email reply does not)."""
+        from activities.replies import classify_reply
+
+        view = views[0]
+        received = datetime.now(UTC)
+        kind = classify_reply(event.text or "", view.locale, received, view.zones[0]).kind
+        log.info("inbound %s: %d open accounts share the sender", event.event_id, len(views))
+        if kind == "opt_out":
+            for each in views:
+                await self.apply(each.account_id, event)
+            return twiml_message(None)
+        text = answer_text("several", view.locale, phone=self.settings.creditor_phone)
+        return twiml_message(text)
+
+
+def webhook_context(request: Request) -> WebhookContext:
+    return request.app.state.webhooks

@@ -1,0 +1,303 @@
+"""A pure driver for the account model: the workflow shell's loop without Temporal.
+
+It runs `next_action`, looks windows up with the real calendar functions (what the activities
+call), "sends" with an outcome the test chooses, applies events through `apply`, and keeps an
+independent log of what the debtor asked for (cease, disputes, opt-outs) so the invariants are
+checked against facts, not against the policy that enforced them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from activities.calendar import (
+    NoContactWindow,
+    ladder_day_start,
+    next_open_moment,
+    scheduled_dates,
+)
+from config.ladder import Channel
+from workflows.account import contact_policy, contacts, deadlines, journal
+from workflows.account.actions import Action, Contact, Fire, SendPending, SendReminder
+from workflows.account.apply import Answer, ScheduleNeeded, apply, needs_schedule
+from workflows.account.events import Event, MalformedEvent, Reply, typed_event
+from workflows.account.next_action import next_action
+from workflows.account.transitions import opening_state
+from workflows.types import (
+    AccountEvent,
+    AccountInput,
+    AccountState,
+    EventResult,
+    ScheduleRequest,
+    Status,
+    SuppressReason,
+)
+
+WORKFLOW_ID = "dunning-T"
+SendOutcome = Callable[[Channel], contacts.Outcome | None]  # None: sent
+
+
+@dataclass
+class Sent:
+    at: datetime
+    step: str
+    channel: Channel
+    key: str
+    ladder_day: int | None
+    paused_seconds: int
+
+
+@dataclass
+class Facts:
+    """What the debtor and ops said, kept apart from the state the model keeps."""
+
+    ceased: bool = False
+    disputed: bool = False
+    opted_out: set[Channel] = field(default_factory=set)
+    undeliverable: set[Channel] = field(default_factory=set)
+    conversations: list[datetime] = field(default_factory=list)
+
+
+@dataclass
+class Driver:
+    account: AccountInput
+    now: datetime
+    outcome: SendOutcome = lambda channel: None
+    state: AccountState = field(init=False)
+    sent: list[Sent] = field(default_factory=list)
+    answers: list[Answer] = field(default_factory=list)
+    facts: Facts = field(default_factory=Facts)
+    violations: list[str] = field(default_factory=list)
+    actions_run: int = 0
+
+    def __post_init__(self) -> None:
+        self.state = opening_state(self.account, self.now)
+
+    # ---- the loop --------------------------------------------------------------------------
+
+    def run_until(self, until: datetime, *, max_actions: int = 500) -> None:
+        """Run every action due up to `until`, then stand at `until`."""
+        for _ in range(max_actions):
+            action = next_action(self.state, self.account, self.now)
+            if action is None:
+                break
+            at = self.window(action) if action.needs_window else action.at
+            if at is None:
+                continue  # no window at all: recorded as suppressed
+            if at > until:
+                break
+            self.now = max(self.now, at)
+            self.run(action)
+            self.actions_run += 1
+        else:
+            raise AssertionError(f"more than {max_actions} actions before {until}")
+        self.now = max(self.now, until)
+
+    def window(self, action: Action) -> datetime | None:
+        not_before = action.at
+        if action.ladder_day is not None:
+            start = ladder_day_start(
+                self.account.due_at,
+                action.ladder_day,
+                self.state.paused_seconds,
+                self.account.debtor.zones[0],
+            )
+            not_before = max(not_before, start)
+        ladder = self.account.ladder
+        try:
+            return next_open_moment(
+                not_before, self.account.debtor.zones, ladder.contact_window, ladder.holidays
+            )
+        except NoContactWindow:
+            self.state = contacts.no_window(
+                self.state, self.account, self.now, pending=isinstance(action.do, SendPending)
+            )
+            return None
+
+    def run(self, action: Action) -> None:
+        match action.do:
+            case Fire() as timer:
+                self.state = deadlines.fire(self.state, self.account, timer, self.now)
+            case SendReminder(contact=contact):
+                self.state = deadlines.reminder_sent(self.state, contact.step)
+                self.contact(contact, None)
+            case SendPending(step=step):
+                message = next(m for m in self.state.pending if m.step == step)
+                if self.contact(contacts.pending_contact(message), None):
+                    self.state = deadlines.pending_sent(self.state, step)
+            case _:
+                for step in (self.account.ladder.step(s) for s in action.do.steps):
+                    if step.is_handoff:
+                        self.state = deadlines.handed_off(
+                            self.state, self.account, step.id, "ref", self.now
+                        )
+                        return
+                    if not self.contact(contacts.step_contact(step), step.day):
+                        return
+                    self.state = deadlines.step_done(self.state)
+
+    def contact(self, contact: Contact, ladder_day: int | None) -> bool:
+        channel, fallback_for = contact.channel, None
+        while True:
+            verdict = contact_policy.check(self.state, self.account, channel, self.now)
+            outcome: contacts.Outcome
+            if verdict.allowed:
+                outcome = self.outcome(channel) or contacts.Sent(self.now, "en", "m")
+                if isinstance(outcome, contacts.Sent):
+                    self.check_send(contact.step, channel, ladder_day)
+                    key = contacts.idempotency_key(WORKFLOW_ID, self.state, contact.step, channel)
+                    self.sent.append(
+                        Sent(
+                            self.now,
+                            contact.step,
+                            channel,
+                            key,
+                            ladder_day,
+                            self.state.paused_seconds,
+                        )
+                    )
+                elif isinstance(outcome, contacts.NotSent) and outcome.unusable:
+                    self.facts.undeliverable.add(channel)
+            else:
+                outcome = contacts.NotSent(str(verdict.reason))
+            self.state, then = contacts.settle(
+                self.state,
+                self.account,
+                contact,
+                channel,
+                outcome,
+                self.now,
+                workflow_id=WORKFLOW_ID,
+                fallback_for=fallback_for,
+            )
+            if then.kind != "fallback" or then.channel is None:
+                return then.kind == "done"
+            channel, fallback_for = then.channel, contact.channel
+
+    # ---- events ------------------------------------------------------------------------------
+
+    def event(self, event: AccountEvent, classification=None) -> EventResult | None:
+        """Apply an event at `now` as the update handler does; None when it is malformed."""
+        try:
+            typed = typed_event(event)
+        except MalformedEvent:
+            return None
+        first = journal.first_answer(self.state, event.event_id)
+        if first is not None:
+            return first
+        position = len(self.state.events)
+        answer = self._apply(typed, classification)
+        self.state = journal.record_event(self.state, event, answer, self.now, position)
+        result = EventResult(
+            accepted=answer.accepted,
+            reason=answer.reason,
+            status=self.state.status,
+            detail=answer.detail,
+        )
+        self.state = journal.remember(self.state, event.event_id, result)
+        self.answers.append(answer)
+        if answer.accepted:
+            self._note_fact(typed)
+        return result
+
+    def _apply(self, event: Event, classification) -> Answer:
+        before = needs_schedule(self.state, self.account, event)
+        if isinstance(before, Answer):
+            return before
+        if isinstance(event, Reply):
+            from workflows.account.replies import reply_meaning
+
+            meaning = reply_meaning(event, classification)
+            if isinstance(meaning, Answer):
+                return meaning
+            position = len(self.state.events)
+            answer = self._apply(meaning, None)
+            self.state = journal.record_event(self.state, meaning, answer, self.now, position)
+            if answer.accepted:
+                self._note_fact(meaning)
+            return answer
+        schedule = None
+        if isinstance(before, ScheduleNeeded):
+            ladder = self.account.ladder
+            schedule = scheduled_dates(
+                ScheduleRequest(
+                    now=self.now,
+                    zones=self.account.debtor.zones,
+                    window=ladder.contact_window,
+                    holidays=ladder.holidays,
+                    grace_days=before.grace_days,
+                    days_before=before.days_before,
+                    items=before.items,
+                )
+            )
+        self.state, answer = apply(self.state, self.account, event, self.now, schedule)
+        return answer
+
+    def _note_fact(self, event: Event) -> None:
+        kind = event.type
+        if kind == "cease":
+            self.facts.ceased = True
+        elif kind == "dispute":
+            self.facts.disputed = True
+        elif kind == "dispute_resolved":
+            self.facts.disputed = False
+        elif kind == "opt_out":
+            self.facts.opted_out.add(event.channel)  # type: ignore[union-attr]
+        elif kind == "delivery_failed":
+            self.facts.undeliverable.add(event.channel)  # type: ignore[union-attr]
+        elif kind == "conversation":
+            self.facts.conversations.append(self.now)
+
+    # ---- what the invariants read ------------------------------------------------------------
+
+    def check_send(self, step: str, channel: Channel, ladder_day: int | None) -> None:
+        """Invariant 1 (and 5 for ladder steps), against the facts, at the moment of sending."""
+        ladder, debtor, now = self.account.ladder, self.account.debtor, self.now
+        problems = []
+        try:
+            opens = next_open_moment(now, debtor.zones, ladder.contact_window, ladder.holidays)
+        except NoContactWindow:
+            opens = None
+        if opens != now:
+            problems.append("outside the contact window (or on a holiday)")
+        if self.facts.ceased:
+            problems.append("after a cease")
+        if self.facts.disputed:
+            problems.append("during a dispute")
+        if channel in self.facts.opted_out | self.facts.undeliverable:
+            problems.append("on an opted-out or undeliverable channel")
+        if debtor.address_for(channel) is None:
+            problems.append("with no address")
+        if channel == Channel.VOICEMAIL:
+            week = now - timedelta(days=7)
+            calls = [s for s in self.sent if s.channel == Channel.VOICEMAIL and s.at > week]
+            if len(calls) >= 7:
+                problems.append("over the call cap")
+            if any(talk > week for talk in self.facts.conversations):
+                problems.append("within 7 days of a conversation")
+        if ladder_day is not None:
+            due_wall = self.local(self.account.due_at).replace(tzinfo=None)
+            earliest = due_wall + timedelta(days=ladder_day, seconds=self.state.paused_seconds)
+            if self.local(now).replace(tzinfo=None) < earliest:
+                problems.append(f"before the local start of ladder day {ladder_day}")
+        self.violations.extend(f"{step} by {channel.value} at {now}: {p}" for p in problems)
+
+    def local(self, moment: datetime) -> datetime:
+        return moment.astimezone(ZoneInfo(self.account.debtor.zones[0]))
+
+    @property
+    def closed(self) -> bool:
+        return self.state.status.is_final
+
+    def paused_now(self) -> timedelta:
+        since = self.state.paused_since
+        return timedelta(seconds=self.state.paused_seconds) + (
+            self.now - since if since is not None else timedelta(0)
+        )
+
+
+UNUSABLE_REASONS = {SuppressReason.UNDELIVERABLE, SuppressReason.OPTED_OUT}
+OPEN_WITHOUT_ACTION = {Status.DISPUTED}
