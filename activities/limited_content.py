@@ -27,7 +27,10 @@ ALLOWED_REFERENCES = {
     "creditor.hours",
 }
 
-# Word stems that disclose a debt, by language; matched at the start of a word, ignoring case.
+# Word stems that disclose a debt, one entry per supported language (tests/test_languages.py
+# checks them against SUPPORTED_LANGUAGES); matched at the start of a word, ignoring case. A
+# voicemail is checked against the stems of every language, not only the debtor's: whoever
+# hears it may speak another.
 DISCLOSING_STEMS: dict[str, tuple[str, ...]] = {
     "en": (
         "debt",

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import re
 
-from activities.languages import language_of
+from activities.languages import supported_language
 
+# One line per supported language (tests/test_languages.py checks them all); a debtor whose
+# language is not supported gets the fallback language's line.
 OPT_OUT_LINES: dict[str, str] = {
     "en": "Reply STOP to opt out.",
     "fr": "Désinscription : STOP",
@@ -26,5 +28,5 @@ _STOP = re.compile(r"\bSTOP\b")
 def with_opt_out(text: str, locale: str, jurisdiction: str) -> str:
     if jurisdiction not in JURISDICTIONS_REQUIRING_OPT_OUT or _STOP.search(text):
         return text
-    line = OPT_OUT_LINES.get(language_of(locale), OPT_OUT_LINES["en"])
+    line = OPT_OUT_LINES[supported_language(locale)]
     return f"{text.rstrip()} {line}"

@@ -15,9 +15,11 @@ from babel.dates import format_date
 from babel.numbers import format_currency
 from twilio.twiml.messaging_response import MessagingResponse
 
-from activities.languages import language_of
+from activities.languages import supported_language
 from activities.render import babel_locale
 
+# The same kinds in every supported language (tests/test_languages.py checks them all); a debtor
+# whose language is not supported is answered in the fallback language.
 ANSWERS: dict[str, dict[str, str]] = {
     "en": {
         "promise": "Thank you. We have noted your promise to pay {amount} by {date}.",
@@ -65,13 +67,8 @@ ANSWERS: dict[str, dict[str, str]] = {
 }
 
 
-def _language(locale: str) -> str:
-    language = language_of(locale)
-    return language if language in ANSWERS else "en"
-
-
 def answer_text(kind: str, locale: str, **values: str) -> str:
-    return ANSWERS[_language(locale)][kind].format(**values)
+    return ANSWERS[supported_language(locale)][kind].format(**values)
 
 
 def promise_values(locale: str, amount: Decimal, currency: str, day: date) -> dict[str, str]:

@@ -12,7 +12,8 @@ from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from workflows.account_workflow import AccountWorkflow, initial_search_attributes
+from workflows import search_attributes as sa
+from workflows.account_workflow import AccountWorkflow
 from workflows.types import AccountInput, workflow_id_for
 
 
@@ -38,7 +39,7 @@ async def start_account(
             task_queue=task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-            search_attributes=initial_search_attributes(account, contact_keys)
+            search_attributes=sa.initial(account.ladder.name, contact_keys)
             if account.search_attributes
             else None,
             static_summary=(

@@ -32,6 +32,7 @@ from activities.channels.letters.printer import (
     message_id_for,
     postal_address,
 )
+from activities.languages import SUPPORTED_LANGUAGES
 from activities.render import Creditor, TemplateRenderer, sample_facts
 from config.ladder import Channel
 from config.settings import PROJECT_ROOT
@@ -148,7 +149,7 @@ def test_polish_text_survives_the_pdf_exactly():
     assert "4 stycznia 2027" in text
 
 
-@pytest.mark.parametrize("locale", ["pl", "en", "fr", "it", "es"])
+@pytest.mark.parametrize("locale", SUPPORTED_LANGUAGES)
 def test_a_rendered_letter_template_prints_and_reads_back(locale: str):
     creditor = Creditor(
         name="Acme Energia Sp. z o.o.",

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from activities.languages import SUPPORTED_LANGUAGES
 from activities.render import (
     Creditor,
     RenderError,
@@ -20,7 +21,7 @@ from config.ladder import Channel
 from config.ladder_loader import load_catalog
 from config.settings import PROJECT_ROOT
 
-LOCALES = ("en", "fr", "it", "es", "pl")
+LOCALES = SUPPORTED_LANGUAGES
 TEMPLATES = PROJECT_ROOT / "templates"
 CREDITOR = Creditor(
     name="Acme Utilities",

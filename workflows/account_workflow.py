@@ -19,22 +19,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from datetime import datetime, timedelta
-from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from config.ladder import Channel, Step
     from workflows import search_attributes as sa
-    from workflows.account import contact_policy, contacts, deadlines, journal, view
+    from workflows.account import contact_policy, contacts, deadlines, journal, requests, view
     from workflows.account.actions import Action, Contact, Fire, SendPending, SendReminder
     from workflows.account.apply import Answer, ScheduleNeeded, apply, needs_schedule
     from workflows.account.events import Event, MalformedEvent, Reply, typed_event
     from workflows.account.next_action import next_action
     from workflows.account.replies import reply_meaning
     from workflows.account.transitions import opening_state
+    from workflows.activity_options import (
+        LOOKUP_RETRY,
+        SEND_RETRY,
+        SEND_SCHEDULE_TO_CLOSE,
+        SEND_START_TO_CLOSE,
+        WINDOW_LOOKUP_TIMEOUT,
+    )
     from workflows.types import (
         AccountEvent,
         AccountInput,
@@ -42,40 +47,16 @@ with workflow.unsafe.imports_passed_through():
         AccountView,
         ErrorType,
         EventResult,
-        HandoffRequest,
-        LadderDayStart,
         ReplyClassification,
-        ReplyRequest,
         ScheduleAnswer,
-        ScheduleRequest,
         SendReceipt,
-        Status,
-        SuppressReason,
-        WindowRequest,
-        send_request,
     )
 
-WINDOW_LOOKUP_TIMEOUT = timedelta(seconds=10)
-LOOKUP_RETRY = RetryPolicy(maximum_attempts=5)
-SEND_START_TO_CLOSE = timedelta(minutes=1)
-# A send that cannot complete within this long is abandoned and planned again for a later
-# window (a new send round), so a provider outage never pushes a message outside hours.
-SEND_SCHEDULE_TO_CLOSE = timedelta(minutes=30)
-SEND_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=2),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=2),
-    non_retryable_error_types=[ErrorType.UNDELIVERABLE, ErrorType.TEMPLATE],
-)
 # A closed account stays open this long to refuse (and record) late events, then completes.
 CLOSED_LINGER = timedelta(days=7)
 # Accounts started before the account model: they keep the rules they ran with until their
 # next continue-as-new (see README, "Changing the workflow").
 MODEL_RULES = "account-model"
-UNUSABLE = {
-    ErrorType.UNDELIVERABLE: SuppressReason.UNDELIVERABLE,
-    ErrorType.OPTED_OUT: SuppressReason.OPTED_OUT,
-}
 
 
 @workflow.defn(name="DunningAccount")
@@ -227,20 +208,8 @@ class AccountWorkflow:
             channel, fallback_for = then.channel, contact.channel
 
     async def _send(self, contact: Contact, channel: Channel) -> contacts.Outcome:
-        request = send_request(
-            self.input,
-            idempotency_key=contacts.idempotency_key(
-                workflow.info().workflow_id, self.state, contact.step, channel
-            ),
-            at=workflow.now(),
-            balance=self.state.balance,
-            days_past_due=int(self._ladder_day()),
-            step=contact.step,
-            channel=channel,
-            template=contact.template,
-            deadline_days=contact.deadline_days,
-            **contact.details,
-        )
+        now, workflow_id = workflow.now(), workflow.info().workflow_id
+        request = requests.send(contact, channel, self.state, self.input, now, workflow_id)
         try:
             receipt = await workflow.execute_activity(
                 "send_message",
@@ -252,13 +221,9 @@ class AccountWorkflow:
                 summary=f"{contact.step} by {channel.value}",
             )
         except ActivityError as err:
-            kind = _error_type(err)
-            if kind in UNUSABLE:
-                return contacts.NotSent(UNUSABLE[kind], unusable=True)
-            if kind == ErrorType.TEMPLATE:
+            if _error_type(err) == ErrorType.TEMPLATE:
                 workflow.logger.error("step %s: %s", contact.step, err.cause)
-                return contacts.NotSent(SuppressReason.TEMPLATE_ERROR)
-            return contacts.Unavailable()
+            return contacts.not_sent(_error_type(err))
         return contacts.Sent(receipt.sent_at, receipt.locale, receipt.message_id, receipt.deadline)
 
     # ---- handoff ---------------------------------------------------------------------------
@@ -267,18 +232,7 @@ class AccountWorkflow:
         now = workflow.now()
         reference = await workflow.execute_activity(
             "export_handoff",
-            HandoffRequest(
-                account_id=self.input.account_id,
-                debtor=self.input.debtor,
-                balance=self.state.balance,
-                currency=self.input.currency,
-                ladder_name=self.input.ladder.name,
-                ladder_version=self.input.ladder.version,
-                due_at=self.input.due_at,
-                handed_off_at=now,
-                contacts=self.state.contacts,
-                events=self.state.events,
-            ),
+            requests.handoff(self.state, self.input, now),
             result_type=str,
             start_to_close_timeout=timedelta(minutes=1),
             summary="export for the agency",
@@ -289,22 +243,9 @@ class AccountWorkflow:
     # ---- waiting -----------------------------------------------------------------------------
 
     async def _next_window(self, action: Action) -> datetime:
-        ladder_day = None
-        if action.ladder_day is not None:
-            ladder_day = LadderDayStart(
-                due_at=self.input.due_at,
-                day=action.ladder_day,
-                paused_seconds=self.state.paused_seconds,
-            )
         return await workflow.execute_local_activity(
             "next_contact_time",
-            WindowRequest(
-                not_before=action.at,
-                zones=self.input.debtor.zones,
-                window=self.input.ladder.contact_window,
-                holidays=self.input.ladder.holidays,
-                ladder_day=ladder_day,
-            ),
+            requests.window(action, self.state, self.input),
             result_type=datetime,
             start_to_close_timeout=WINDOW_LOOKUP_TIMEOUT,
         )
@@ -382,15 +323,7 @@ class AccountWorkflow:
     async def _schedule(self, need: ScheduleNeeded) -> ScheduleAnswer:
         return await workflow.execute_local_activity(
             "schedule_dates",
-            ScheduleRequest(
-                now=workflow.now(),
-                zones=self.input.debtor.zones,
-                window=self.input.ladder.contact_window,
-                holidays=self.input.ladder.holidays,
-                grace_days=need.grace_days,
-                days_before=need.days_before,
-                items=need.items,
-            ),
+            requests.schedule(need, self.input, workflow.now()),
             result_type=ScheduleAnswer,
             start_to_close_timeout=WINDOW_LOOKUP_TIMEOUT,
             retry_policy=LOOKUP_RETRY,
@@ -400,12 +333,7 @@ class AccountWorkflow:
         """Classify the debtor's words, record the reply, then apply what it means."""
         classification = await workflow.execute_activity(
             "classify_reply",
-            ReplyRequest(
-                text=reply.text,
-                locale=self.input.debtor.locale,
-                received_at=workflow.now(),
-                zone=self.input.debtor.primary_zone,
-            ),
+            requests.reply(reply, self.input, workflow.now()),
             result_type=ReplyClassification,
             start_to_close_timeout=timedelta(seconds=30),
             summary="classify a reply",
@@ -420,9 +348,6 @@ class AccountWorkflow:
         return Answer(answer.accepted, answer.reason, {**detail, **answer.detail})
 
     # ---- what ops see ------------------------------------------------------------------------
-
-    def _ladder_day(self) -> float:
-        return view.ladder_day(self.state, self.input, workflow.now())
 
     def _set_next_contact(self, at: datetime | None, label: str | None = None) -> None:
         self.state.next_contact_at = at
@@ -439,17 +364,7 @@ class AccountWorkflow:
         if values == self._upserted:
             return
         self._upserted = values
-        next_contact = values["next_contact"]
-        workflow.upsert_search_attributes(
-            [
-                sa.STATUS.value_set(self.state.status.value),
-                sa.LADDER.value_set(self.input.ladder.name),
-                sa.DAYS_PAST_DUE.value_set(int(values["days_past_due"])),  # type: ignore[call-overload]
-                sa.NEXT_CONTACT.value_set(next_contact)  # type: ignore[arg-type]
-                if next_contact is not None
-                else sa.NEXT_CONTACT.value_unset(),
-            ]
-        )
+        workflow.upsert_search_attributes(sa.updates(values))
 
     def _view(self) -> AccountView:
         return view.account_view(
@@ -465,16 +380,3 @@ class AccountWorkflow:
 def _error_type(err: ActivityError | ApplicationError) -> str | None:
     cause = err if isinstance(err, ApplicationError) else err.cause
     return cause.type if isinstance(cause, ApplicationError) else None
-
-
-def initial_search_attributes(
-    input: AccountInput, contact_keys: list[str] | None = None
-) -> TypedSearchAttributes:
-    """Set at start so an account is filterable (and findable by contact) before its first task."""
-    pairs: list[SearchAttributePair[Any]] = [
-        SearchAttributePair(sa.STATUS, Status.ACTIVE.value),
-        SearchAttributePair(sa.LADDER, input.ladder.name),
-    ]
-    if contact_keys:
-        pairs.append(SearchAttributePair(sa.CONTACT, contact_keys))
-    return TypedSearchAttributes(pairs)

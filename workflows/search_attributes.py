@@ -3,7 +3,14 @@ status, ladder, next contact time, days past due, and keyed hashes of contacts
 (for webhook look-ups). Registered by `dunning dev`, by the
 test environments, and (for a cluster) by `temporal operator search-attribute create`."""
 
-from temporalio.common import SearchAttributeKey
+from typing import Any
+
+from temporalio.common import (
+    SearchAttributeKey,
+    SearchAttributePair,
+    SearchAttributeUpdate,
+    TypedSearchAttributes,
+)
 
 STATUS = SearchAttributeKey.for_keyword("DunningStatus")
 LADDER = SearchAttributeKey.for_keyword("DunningLadder")
@@ -13,3 +20,27 @@ DAYS_PAST_DUE = SearchAttributeKey.for_int("DunningDaysPastDue")
 CONTACT = SearchAttributeKey.for_keyword_list("DunningContact")
 
 ALL = (STATUS, LADDER, NEXT_CONTACT, DAYS_PAST_DUE, CONTACT)
+
+
+def updates(values: dict[str, object]) -> list[SearchAttributeUpdate[Any]]:
+    """The upserts for the values of `workflows.account.view.search_values`."""
+    next_contact = values["next_contact"]
+    return [
+        STATUS.value_set(str(values["status"])),
+        LADDER.value_set(str(values["ladder"])),
+        DAYS_PAST_DUE.value_set(int(values["days_past_due"])),  # type: ignore[call-overload]
+        NEXT_CONTACT.value_set(next_contact)  # type: ignore[arg-type]
+        if next_contact is not None
+        else NEXT_CONTACT.value_unset(),
+    ]
+
+
+def initial(ladder: str, contact_keys: list[str] | None = None) -> TypedSearchAttributes:
+    """Set at start so an account is filterable (and findable by contact) before its first task."""
+    pairs: list[SearchAttributePair[Any]] = [
+        SearchAttributePair(STATUS, "active"),
+        SearchAttributePair(LADDER, ladder),
+    ]
+    if contact_keys:
+        pairs.append(SearchAttributePair(CONTACT, contact_keys))
+    return TypedSearchAttributes(pairs)

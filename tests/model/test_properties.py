@@ -41,7 +41,7 @@ from workflows.account import contacts
 from workflows.account.next_action import next_action
 from workflows.types import Status
 
-EXAMPLES = int(os.environ.get("DUNNING_PROPERTY_EXAMPLES", "600"))
+EXAMPLES = int(os.environ.get("DUNNING_PROPERTY_EXAMPLES", "2000"))
 FOREVER = timedelta(days=4000)  # past the longest hold, promise, plan and ladder
 
 

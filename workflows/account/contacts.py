@@ -19,6 +19,7 @@ from workflows.types import (
     AccountInput,
     AccountState,
     ContactRecord,
+    ErrorType,
     EventRecord,
     PendingMessage,
     SuppressReason,
@@ -58,6 +59,22 @@ class Next:
 
 
 DONE = Next("done")
+
+# Activity error types that make a channel unusable for the account from now on.
+UNUSABLE = {
+    ErrorType.UNDELIVERABLE: SuppressReason.UNDELIVERABLE,
+    ErrorType.OPTED_OUT: SuppressReason.OPTED_OUT,
+}
+
+
+def not_sent(error_type: str | None) -> NotSent | Unavailable:
+    """A failed send activity, by its error type: an unusable address or channel, a template
+    that does not render, or (anything else) the provider unavailable."""
+    if error_type in UNUSABLE:
+        return NotSent(UNUSABLE[error_type], unusable=True)
+    if error_type == ErrorType.TEMPLATE:
+        return NotSent(SuppressReason.TEMPLATE_ERROR)
+    return Unavailable()
 
 
 def idempotency_key(workflow_id: str, state: AccountState, step: str, channel: Channel) -> str:

@@ -6,7 +6,9 @@ limited-content message, so nothing else is said. A person (`human`, `unknown`) 
 message and then a menu: 1 promise to pay, 2 talk to someone, 3 stop calls. The menu's answer
 comes back to `/twilio/voice` as `Digits`; the webhook server turns it into an event.
 
-Voices are Amazon Polly voices that Twilio offers, one per language the project supports.
+Voices are Amazon Polly voices that Twilio offers, one per language the project supports
+(`activities.languages.SUPPORTED_LANGUAGES`, checked by tests/test_languages.py); a debtor whose
+language is not supported hears the fallback language.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from __future__ import annotations
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from activities.channels.twilio.call_scripts import CallScript
-from activities.languages import language_of
+from activities.languages import supported_language
 
-# (language tag, voice) by locale; the US Spanish voice for a us ladder.
+# (language tag, voice) by supported language, plus the regional voices `voice_for` picks:
+# US Spanish for a us ladder, British English for a uk one.
 VOICES: dict[str, tuple[str, str]] = {
     "en": ("en-US", "Polly.Joanna"),
     "en-GB": ("en-GB", "Polly.Amy"),
@@ -77,12 +80,12 @@ MACHINE_ANSWERS = {"machine_end_beep", "machine_end_silence", "machine_end_other
 
 
 def voice_for(locale: str, jurisdiction: str = "") -> tuple[str, str]:
-    language = language_of(locale)
+    language = supported_language(locale)
     if language == "es" and jurisdiction == "us":
         return VOICES["es-US"]
     if language == "en" and jurisdiction == "uk":
         return VOICES["en-GB"]
-    return VOICES.get(language, VOICES["en"])
+    return VOICES[language]
 
 
 def call_twiml(script: CallScript, answered_by: str | None, menu_action: str) -> str:
@@ -92,22 +95,17 @@ def call_twiml(script: CallScript, answered_by: str | None, menu_action: str) ->
         response.say(script.text, language=script.language, voice=script.voice)
         response.hangup()
         return str(response)
-    language = language_of(script.locale)
+    language = supported_language(script.locale)
     gather = Gather(num_digits=1, action=menu_action, method="POST", timeout=8)
     gather.say(script.text, language=script.language, voice=script.voice)
-    gather.say(MENU.get(language, MENU["en"]), language=script.language, voice=script.voice)
+    gather.say(MENU[language], language=script.language, voice=script.voice)
     response.append(gather)
-    response.say(
-        MENU_ANSWERS.get(language, MENU_ANSWERS["en"])[""],
-        language=script.language,
-        voice=script.voice,
-    )
+    response.say(MENU_ANSWERS[language][""], language=script.language, voice=script.voice)
     return str(response)
 
 
 def menu_answer_twiml(script: CallScript, digits: str) -> str:
-    language = language_of(script.locale)
-    answers = MENU_ANSWERS.get(language, MENU_ANSWERS["en"])
+    answers = MENU_ANSWERS[supported_language(script.locale)]
     response = VoiceResponse()
     response.say(answers.get(digits, answers[""]), language=script.language, voice=script.voice)
     response.hangup()

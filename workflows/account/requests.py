@@ -1,0 +1,96 @@
+"""What the workflow asks its activities, built from the state: pure, so the shell only runs it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from config.ladder import Channel
+from workflows.account import contacts, view
+from workflows.account.actions import Action, Contact
+from workflows.account.apply import ScheduleNeeded
+from workflows.account.events import Reply
+from workflows.types import (
+    AccountInput,
+    AccountState,
+    HandoffRequest,
+    LadderDayStart,
+    ReplyRequest,
+    ScheduleRequest,
+    SendRequest,
+    WindowRequest,
+    send_request,
+)
+
+
+def window(action: Action, state: AccountState, account: AccountInput) -> WindowRequest:
+    """The next open window at or after the action's time (and the local start of its day)."""
+    ladder_day = None
+    if action.ladder_day is not None:
+        ladder_day = LadderDayStart(
+            due_at=account.due_at, day=action.ladder_day, paused_seconds=state.paused_seconds
+        )
+    return WindowRequest(
+        not_before=action.at,
+        zones=account.debtor.zones,
+        window=account.ladder.contact_window,
+        holidays=account.ladder.holidays,
+        ladder_day=ladder_day,
+    )
+
+
+def schedule(need: ScheduleNeeded, account: AccountInput, now: datetime) -> ScheduleRequest:
+    return ScheduleRequest(
+        now=now,
+        zones=account.debtor.zones,
+        window=account.ladder.contact_window,
+        holidays=account.ladder.holidays,
+        grace_days=need.grace_days,
+        days_before=need.days_before,
+        items=need.items,
+    )
+
+
+def send(
+    contact: Contact,
+    channel: Channel,
+    state: AccountState,
+    account: AccountInput,
+    now: datetime,
+    workflow_id: str,
+) -> SendRequest:
+    return send_request(
+        account,
+        idempotency_key=contacts.idempotency_key(workflow_id, state, contact.step, channel),
+        at=now,
+        balance=state.balance,
+        days_past_due=int(view.ladder_day(state, account, now)),
+        step=contact.step,
+        channel=channel,
+        template=contact.template,
+        deadline_days=contact.deadline_days,
+        **contact.details,
+    )
+
+
+def reply(event: Reply, account: AccountInput, now: datetime) -> ReplyRequest:
+    return ReplyRequest(
+        text=event.text,
+        locale=account.debtor.locale,
+        received_at=now,
+        zone=account.debtor.primary_zone,
+    )
+
+
+def handoff(state: AccountState, account: AccountInput, now: datetime) -> HandoffRequest:
+    return HandoffRequest(
+        account_id=account.account_id,
+        debtor=account.debtor,
+        balance=state.balance,
+        currency=account.currency,
+        ladder_name=account.ladder.name,
+        ladder_version=account.ladder.version,
+        due_at=account.due_at,
+        handed_off_at=now,
+        contacts=state.contacts,
+        events=state.events,
+    )
