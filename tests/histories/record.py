@@ -1,4 +1,8 @@
-"""Record workflow histories for the replay test: `python -m tests.histories.record`.
+"""Record workflow histories for the replay test: `python -m tests.histories.record [DIR] [PREFIX]`.
+
+Histories are kept by generation: `example-events-*` were recorded before the account model,
+`model-example-events-*` with it (the default PREFIX). Record a new generation under a new
+PREFIX; never overwrite an old one, which is what proves that running accounts still replay.
 
 Runs the shared example accounts and events through the example ladder on
 the time-skipping server and writes one JSON history per workflow run. Re-record only when a
@@ -31,7 +35,7 @@ SPEC = PROJECT_ROOT.parent / "shared" / "spec"
 START = datetime(2027, 1, 4, 6, 0, tzinfo=UTC)
 
 
-async def record(target: Path) -> list[Path]:
+async def record(target: Path, prefix: str = "model-") -> list[Path]:
     settings = load_settings()
     request = SimulationRequest(
         ladder=PROJECT_ROOT / "config" / "ladders" / "consumer-standard.yaml",
@@ -63,12 +67,13 @@ async def record(target: Path) -> list[Path]:
                 for _, account in accounts:
                     handle = env.client.get_workflow_handle(workflow_id_for(account.account_id))
                     history = await handle.fetch_history()
-                    path = target / f"example-events-{account.account_id}.json"
+                    path = target / f"{prefix}example-events-{account.account_id}.json"
                     path.write_text(history.to_json(), encoding="utf-8")
                     written.append(path)
     return written
 
 
 if __name__ == "__main__":
-    for path in asyncio.run(record(Path(sys.argv[1]) if len(sys.argv) > 1 else HERE)):
+    target = Path(sys.argv[1]) if len(sys.argv) > 1 else HERE
+    for path in asyncio.run(record(target, *sys.argv[2:3])):
         print(path)
