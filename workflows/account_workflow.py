@@ -157,7 +157,12 @@ class AccountWorkflow:
         """The next open contact window at or after the action's time (None: there is none,
         and the message due is recorded as suppressed)."""
         try:
-            return await self._next_window(action)
+            return await workflow.execute_local_activity(
+                "next_contact_time",
+                requests.window(action, self.state, self.input),
+                result_type=datetime,
+                start_to_close_timeout=WINDOW_LOOKUP_TIMEOUT,
+            )
         except (ActivityError, ApplicationError) as err:
             # A local activity's failure may arrive bare or wrapped: accept both.
             if _error_type(err) != ErrorType.NO_CONTACT_WINDOW:
@@ -242,14 +247,6 @@ class AccountWorkflow:
 
     # ---- waiting -----------------------------------------------------------------------------
 
-    async def _next_window(self, action: Action) -> datetime:
-        return await workflow.execute_local_activity(
-            "next_contact_time",
-            requests.window(action, self.state, self.input),
-            result_type=datetime,
-            start_to_close_timeout=WINDOW_LOOKUP_TIMEOUT,
-        )
-
     async def _sleep_until(self, at: datetime, seen: int) -> bool:
         """True when `at` was reached; False when an event changed the state first."""
         delay = at - workflow.now()
@@ -289,14 +286,9 @@ class AccountWorkflow:
                 return first
             position = len(self.state.events)
             answer = await self._apply(typed_event(event))
-            self.state = journal.record_event(self.state, event, answer, workflow.now(), position)
-            result = EventResult(
-                accepted=answer.accepted,
-                reason=answer.reason,
-                status=self.state.status,
-                detail=answer.detail,
+            self.state, result = journal.answered(
+                self.state, event, answer, workflow.now(), position
             )
-            self.state = journal.remember(self.state, event.event_id, result)
             self._changes += 1
             self._publish()
             return result

@@ -190,14 +190,7 @@ class Driver:
             return first
         position = len(self.state.events)
         answer = self._apply(typed, classification)
-        self.state = journal.record_event(self.state, event, answer, self.now, position)
-        result = EventResult(
-            accepted=answer.accepted,
-            reason=answer.reason,
-            status=self.state.status,
-            detail=answer.detail,
-        )
-        self.state = journal.remember(self.state, event.event_id, result)
+        self.state, result = journal.answered(self.state, event, answer, self.now, position)
         self.answers.append(answer)
         if answer.accepted:
             self._note_fact(typed)

@@ -52,3 +52,19 @@ def remember(state: AccountState, event_id: str | None, result: EventResult) -> 
     state = state.model_copy(deep=True)
     state.seen_events[event_id] = result
     return state
+
+
+def answered(
+    state: AccountState,
+    event: AccountEvent,
+    answer: Answer,
+    now: datetime,
+    position: int,
+) -> tuple[AccountState, EventResult]:
+    """Record an event with its answer (and remember it by id): the state and what the caller
+    is told."""
+    state = record_event(state, event, answer, now, position)
+    result = EventResult(
+        accepted=answer.accepted, reason=answer.reason, status=state.status, detail=answer.detail
+    )
+    return remember(state, event.event_id, result), result
