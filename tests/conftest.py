@@ -38,7 +38,7 @@ from workflows.types import AccountInput, AccountView, workflow_id_for
 LADDERS_DIR = PROJECT_ROOT / "config" / "ladders"
 EXAMPLE_LADDER_TEXT = (LADDERS_DIR / "consumer-standard.yaml").read_text(encoding="utf-8")
 # A Monday, 06:00 UTC: 07:00 in Paris, before the 08:00 window opens.
-MONDAY = datetime(2027, 1, 4, 6, 0, tzinfo=UTC)
+MONDAY = datetime(2038, 1, 4, 6, 0, tzinfo=UTC)
 
 
 def ladder_from(text: str = EXAMPLE_LADDER_TEXT) -> Ladder:

@@ -1,7 +1,7 @@
 """The account workflow on Temporal's real time-skipping test server: CONTRACT sections 1 and 2.
 
 Each test runs the real worker (workflow, activities, templates, in-memory outbox) on a fresh
-server whose clock starts at Monday 2027-01-04 06:00 UTC and is skipped forward.
+server whose clock starts at Monday 2038-01-04 06:00 UTC and is skipped forward.
 """
 
 from __future__ import annotations
@@ -65,17 +65,17 @@ async def test_example_ladder_runs_every_step_in_the_window_then_hands_off(harne
     sent = [(c.step, c.channel.value, sec(c.at)) for c in view.contacts]
     # Ladder day 1 begins at local midnight on Tuesday; the window opens at 08:00 Paris (07:00Z).
     assert sent == [
-        ("courtesy-email", "email", at_utc("2027-01-05T07:00:00")),
-        ("sms-reminder", "sms", at_utc("2027-01-09T07:00:00")),  # Saturday is a contact day
-        ("first-letter", "letter", at_utc("2027-01-14T07:00:00")),
-        ("voicemail", "voicemail", at_utc("2027-01-19T07:00:00")),
-        ("final-notice", "letter", at_utc("2027-02-03T07:00:00")),
+        ("courtesy-email", "email", at_utc("2038-01-05T07:00:00")),
+        ("sms-reminder", "sms", at_utc("2038-01-09T07:00:00")),  # Saturday is a contact day
+        ("first-letter", "letter", at_utc("2038-01-14T07:00:00")),
+        ("voicemail", "voicemail", at_utc("2038-01-19T07:00:00")),
+        ("final-notice", "letter", at_utc("2038-02-03T07:00:00")),
     ]
     assert all(c.outcome == "sent" and c.locale == "fr" for c in view.contacts)
     # deadline_days: 7 after Tue 5 Jan is Tue 12 Jan, a contact day.
-    assert view.contacts[0].deadline.isoformat() == "2027-01-12"
+    assert view.contacts[0].deadline.isoformat() == "2038-01-12"
     assert [e.type for e in view.events] == ["handoff"]
-    assert sec(view.events[0].at) == at_utc("2027-02-17T23:00:00")  # day 45, local midnight
+    assert sec(view.events[0].at) == at_utc("2038-02-17T23:00:00")  # day 45, local midnight
     assert len(harness.outbox.messages()) == 5
     export = json.loads(next(harness.handoff_dir.rglob("T-1.json")).read_text())
     assert export["account_id"] == "T-1" and export["balance"] == "120.50"
@@ -90,10 +90,10 @@ async def test_status_query_returns_the_whole_state(harness: Harness):
     assert str(view.balance) == "120.50" and view.currency == "EUR"
     assert view.ladder_name == "consumer-standard" and view.ladder_version == 1
     # As of the workflow's last task (the courtesy email, Tuesday 08:00 Paris): day 1 and 8 hours.
-    assert sec(view.as_of) == at_utc("2027-01-05T07:00:00")
+    assert sec(view.as_of) == at_utc("2038-01-05T07:00:00")
     assert abs(view.ladder_day - (1 + 8 / 24)) < 0.001
     assert view.next_step == "sms-reminder"
-    assert view.next_contact_at == at_utc("2027-01-09T07:00:00")
+    assert view.next_contact_at == at_utc("2038-01-09T07:00:00")
     assert [c.step for c in view.contacts] == ["courtesy-email"]
 
 
@@ -104,7 +104,7 @@ async def test_search_attributes_let_ops_filter_without_personal_data(harness: H
         attributes = (await handle.describe()).typed_search_attributes
     assert attributes.get(sa.STATUS) == "active"
     assert attributes.get(sa.LADDER) == "consumer-standard"
-    assert attributes.get(sa.NEXT_CONTACT) == at_utc("2027-01-09T07:00:00")
+    assert attributes.get(sa.NEXT_CONTACT) == at_utc("2038-01-09T07:00:00")
     assert attributes.get(sa.DAYS_PAST_DUE) == 1
     flattened = " ".join(str(pair.value) for pair in attributes)
     for personal in ("Claire", "Martin", "claire@example.org", "+33612345678", "Lyon"):
@@ -122,9 +122,9 @@ async def test_late_entry_gets_only_the_latest_passed_step_then_continues(harnes
     assert view.skipped_steps == ["courtesy-email", "sms-reminder"]
     assert [c.step for c in view.contacts] == ["first-letter", "voicemail"]
     # first-letter (day 10) at the next open window: today, 08:00 Paris.
-    assert sec(view.contacts[0].at) == at_utc("2027-01-04T07:00:00")
+    assert sec(view.contacts[0].at) == at_utc("2038-01-04T07:00:00")
     # voicemail at ladder day 15: three days later.
-    assert view.contacts[1].at.astimezone(PARIS).date().isoformat() == "2027-01-07"
+    assert view.contacts[1].at.astimezone(PARIS).date().isoformat() == "2038-01-07"
 
 
 async def test_steps_sharing_a_day_each_go_out(harness: Harness):
@@ -145,7 +145,7 @@ async def test_steps_sharing_a_day_each_go_out(harness: Harness):
         ("letter-one", "sent"),
         ("later", "sent"),
     ]
-    assert sec(view.contacts[0].at) == sec(view.contacts[1].at) == at_utc("2027-01-04T07:00:00")
+    assert sec(view.contacts[0].at) == sec(view.contacts[1].at) == at_utc("2038-01-04T07:00:00")
 
 
 async def test_deadline_never_falls_on_a_day_without_contact(harness: Harness):
@@ -160,17 +160,17 @@ async def test_deadline_never_falls_on_a_day_without_contact(harness: Harness):
         await harness.advance_to(MONDAY + 3 * DAY)
         view = await harness.view()
     # Sent Tuesday 5 Jan; +5 days is Sunday 10 Jan, not a contact day → Monday 11 Jan.
-    assert view.contacts[0].deadline.isoformat() == "2027-01-11"
+    assert view.contacts[0].deadline.isoformat() == "2038-01-11"
     message = harness.outbox.messages()[0]
-    assert message["metadata"]["deadline"] == "2027-01-11"
-    assert "11 janvier 2027" in message["text"]
+    assert message["metadata"]["deadline"] == "2038-01-11"
+    assert "11 janvier 2038" in message["text"]
 
 
 # ---- contact windows: holidays, DST, several zones ----------------------------------------------
 
 
 async def test_a_public_holiday_gets_no_contact(harness: Harness):
-    # Day 14 from Monday 4 Jan is Monday 18 Jan 2027: Martin Luther King Jr. Day (US).
+    # Day 14 from Monday 4 Jan is Monday 18 Jan 2038: Martin Luther King Jr. Day (US).
     ladder = ladder_from(
         small_ladder("  - {id: notice, day: 14, channel: email, template: courtesy}")
     )
@@ -178,12 +178,12 @@ async def test_a_public_holiday_gets_no_contact(harness: Harness):
         await harness.start(account(MONDAY, ladder=ladder))
         await harness.advance_to(MONDAY + 20 * DAY)
         view = await harness.view()
-    assert sec(view.contacts[0].at).astimezone(PARIS).isoformat() == "2027-01-19T08:00:00+01:00"
+    assert sec(view.contacts[0].at).astimezone(PARIS).isoformat() == "2038-01-19T08:00:00+01:00"
 
 
 async def test_contact_window_holds_on_both_sides_of_a_dst_change(harness: Harness):
-    # US clocks go forward on Sunday 14 March 2027.
-    await harness.advance_to(datetime(2027, 3, 11, 6, 0, tzinfo=UTC))
+    # US clocks go forward on Sunday 14 March 2038.
+    await harness.advance_to(datetime(2038, 3, 11, 6, 0, tzinfo=UTC))
     start = await harness.now()
     ladder = ladder_from(
         small_ladder(
@@ -212,7 +212,7 @@ async def test_contact_window_holds_on_both_sides_of_a_dst_change(harness: Harne
 
 
 async def test_paris_autumn_dst_change_keeps_local_eight_oclock(harness: Harness):
-    await harness.advance_to(datetime(2027, 10, 28, 5, 0, tzinfo=UTC))
+    await harness.advance_to(datetime(2038, 10, 28, 5, 0, tzinfo=UTC))
     start = await harness.now()
     ladder = ladder_from(
         small_ladder(

@@ -1,6 +1,6 @@
 """Account intake: the CSV reader (intake/accounts_csv.py) and time-zone evidence (intake/zones.py).
 
-`now` is fixed at Monday 2027-01-04 06:00 UTC (07:00 in Paris, still Sunday evening in
+`now` is fixed at Monday 2038-01-04 06:00 UTC (07:00 in Paris, still Sunday evening in
 California), so local "today" differs between zones and every due_at is exact.
 """
 
@@ -28,7 +28,7 @@ from intake.accounts_csv import (
 from intake.zones import ZoneError, candidate_zones
 
 LADDERS = load_catalog(Path(__file__).resolve().parent.parent / "config" / "ladders")
-NOW = datetime(2027, 1, 4, 6, 0, tzinfo=UTC)
+NOW = datetime(2038, 1, 4, 6, 0, tzinfo=UTC)
 EXAMPLE_CSV = Path("/work/shared/spec/accounts.example.csv")
 
 COLUMNS = [
@@ -156,11 +156,11 @@ def test_example_csv_zones_come_from_timezone_else_phone(example):
 def test_example_csv_due_at_is_local_midnight_of_the_due_date(example):
     due = {account.account_id: account.due_at for _, account in example.accounts}
     # days_past_due counts back from the debtor's local today.
-    assert due["A-1001"] == datetime(2027, 1, 3, 23, 0, tzinfo=UTC)  # 2027-01-04 Paris
-    assert due["A-1002"] == datetime(2026, 12, 31, 23, 0, tzinfo=UTC)  # 2027-01-01 Rome
-    assert due["A-1004"] == datetime(2026, 12, 22, 23, 0, tzinfo=UTC)  # 2026-12-23 Warsaw
-    # 06:00Z is still 2027-01-03 in California: 1 day past due → 2027-01-02 local midnight.
-    assert due["A-1005"] == datetime(2027, 1, 2, 8, 0, tzinfo=UTC)
+    assert due["A-1001"] == datetime(2038, 1, 3, 23, 0, tzinfo=UTC)  # 2038-01-04 Paris
+    assert due["A-1002"] == datetime(2037, 12, 31, 23, 0, tzinfo=UTC)  # 2038-01-01 Rome
+    assert due["A-1004"] == datetime(2037, 12, 22, 23, 0, tzinfo=UTC)  # 2037-12-23 Warsaw
+    # 06:00Z is still 2038-01-03 in California: 1 day past due → 2038-01-02 local midnight.
+    assert due["A-1005"] == datetime(2038, 1, 2, 8, 0, tzinfo=UTC)
     # due_date 2026-11-10 → local midnight in Madrid (CET) is 23:00Z the day before.
     assert due["A-1003"] == datetime(2026, 11, 9, 23, 0, tzinfo=UTC)
     madrid = due["A-1003"].astimezone(ZoneInfo("Europe/Madrid"))
@@ -234,7 +234,7 @@ BAD_ROWS = [
         id="phone-national-without-country",
     ),
     pytest.param(
-        {"days_past_due": "3", "due_date": "2026-12-01"},
+        {"days_past_due": "3", "due_date": "2037-12-01"},
         "due_date",
         "give days_past_due or due_date, not both",
         id="both-dpd-and-due-date",
@@ -246,9 +246,9 @@ BAD_ROWS = [
         id="neither-dpd-nor-due-date",
     ),
     pytest.param(
-        {"days_past_due": "", "due_date": "2027-02-01"},
+        {"days_past_due": "", "due_date": "2038-02-01"},
         "due_date",
-        "due_date 2027-02-01 is in the future: the account is not overdue yet",
+        "due_date 2038-02-01 is in the future: the account is not overdue yet",
         id="due-date-in-future",
     ),
     pytest.param(
@@ -569,14 +569,14 @@ def test_lowercase_country_and_currency_are_normalised():
 
 
 def test_due_date_today_is_accepted_and_local_today_decides():
-    # 06:00Z: already 2027-01-04 in Paris, still 2027-01-03 in Los Angeles.
-    assert build(days_past_due=None, due_date="2027-01-04").due_at == datetime(
-        2027, 1, 3, 23, 0, tzinfo=UTC
+    # 06:00Z: already 2038-01-04 in Paris, still 2038-01-03 in Los Angeles.
+    assert build(days_past_due=None, due_date="2038-01-04").due_at == datetime(
+        2038, 1, 3, 23, 0, tzinfo=UTC
     )
     with pytest.raises(RowError, match="in the future"):
         build(
             days_past_due=None,
-            due_date="2027-01-04",
+            due_date="2038-01-04",
             timezone="America/Los_Angeles",
             phone="+14155550123",
             country="US",

@@ -8,10 +8,13 @@ not depend on the hour at which CI runs.
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import os
 import subprocess
 import sys
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from activities.channels.outbox import FileOutbox
@@ -36,6 +39,24 @@ def always_open_ladder(tmp_path: Path) -> Path:
     path = tmp_path / "consumer-standard.yaml"
     path.write_text(text)
     return path
+
+
+def example_accounts_due_recently() -> list[str]:
+    """The shared example accounts with every due_date 20 days before today (wall-clock time):
+    the file's fixed due_date (2026-11-10, A-1003) would reach the handoff day (45) and be
+    handed off at once instead of getting its latest due step."""
+    due = (datetime.now(UTC).date() - timedelta(days=20)).isoformat()
+    with (SPEC / "accounts.example.csv").open(encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        columns, rows = list(reader.fieldnames or []), list(reader)
+    for row in rows:
+        if row["due_date"]:
+            row["due_date"] = due
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return text.getvalue().splitlines()
 
 
 async def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -65,7 +86,7 @@ async def test_import_run_restart_and_reimport_on_the_dev_server(dev_env, tmp_pa
     settings = load_settings(data_dir=data_dir, task_queue=task_queue)
     ladder = always_open_ladder(tmp_path)
     accounts = tmp_path / "accounts.csv"
-    rows = (SPEC / "accounts.example.csv").read_text().splitlines()
+    rows = example_accounts_due_recently()
     rows.append("B-9,No Balance,,,,,,FR,Europe/Paris,fr,,EUR,3,,consumer-standard")
     accounts.write_text("\n".join(rows) + "\n")
 

@@ -84,7 +84,7 @@ def sms(key: str = "dunning-A-1/sms-reminder/sms/1") -> OutgoingMessage:
         locale="en",
         subject=None,
         text="Acme: 120.50 is overdue. Reply STOP to opt out.",
-        sent_at="2027-01-04T09:00:00Z",
+        sent_at="2038-01-04T09:00:00Z",
     )
 
 

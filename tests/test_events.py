@@ -1,6 +1,6 @@
 """Events on running accounts (CONTRACT §3), on the real time-skipping test server.
 
-The account: Paris, due on Monday 4 Jan 2027, example ladder. Without events it gets the
+The account: Paris, due on Monday 4 Jan 2038, example ladder. Without events it gets the
 courtesy email on Tue 5 Jan, the SMS on Sat 9 Jan, the letter on Thu 14 Jan, the voicemail on
 Tue 19 Jan, the final notice on Wed 3 Feb and is handed off at day 45.
 """
@@ -132,7 +132,7 @@ async def test_a_promise_kept_in_full_closes_the_account_as_paid(harness: Harnes
         await harness.start(account(MONDAY))
         await harness.advance_to(MONDAY + 2 * DAY)  # Wed 6 Jan
         result = await event(harness, "promise", due_in_days=6)  # whole balance by Tue 12 Jan
-        assert result.accepted and result.detail["date"] == "2027-01-12"
+        assert result.accepted and result.detail["date"] == "2038-01-12"
         assert result.status == Status.PROMISED
         await harness.advance_to(MONDAY + 7 * DAY + timedelta(hours=2))  # Mon 11 Jan, 09:00
         view = await harness.view()
@@ -144,7 +144,7 @@ async def test_a_promise_kept_in_full_closes_the_account_as_paid(harness: Harnes
     # The ladder was paused: no SMS on Sat 9 Jan; the reminder went out the day before the date.
     assert steps(view) == ["courtesy-email:email:sent", "promise-1-reminder:sms:sent"]
     reminder = view.contacts[1]
-    assert reminder.at.date() == date(2027, 1, 11)
+    assert reminder.at.date() == date(2038, 1, 11)
     assert kinds(view) == ["promise", "payment", "promise_kept"]
 
 
@@ -154,14 +154,14 @@ async def test_a_broken_promise_sends_the_broken_message_and_resumes_without_cou
     async with harness.worker():
         await harness.start(account(MONDAY))
         await harness.advance_to(MONDAY + 2 * DAY)  # Wed 6 Jan, ladder day ~2.3
-        await event(harness, "promise", date=date(2027, 1, 12), amount=Decimal("50.00"))
+        await event(harness, "promise", date=date(2038, 1, 12), amount=Decimal("50.00"))
         await harness.advance_to(MONDAY + 20 * DAY)
         view = await harness.view()
     assert view.status == Status.ACTIVE
     assert kinds(view) == ["promise", "promise_broken"]
     # Broken at the end of 12 Jan + 2 grace days = midnight starting 15 Jan (Paris).
     broken_at = view.events[1].at
-    assert broken_at.isoformat().startswith("2027-01-14T23:00")
+    assert broken_at.isoformat().startswith("2038-01-14T23:00")
     assert steps(view)[:4] == [
         "courtesy-email:email:sent",
         "promise-1-reminder:sms:sent",
@@ -172,7 +172,7 @@ async def test_a_broken_promise_sends_the_broken_message_and_resumes_without_cou
     paused = broken_at - (MONDAY + 2 * DAY)
     sms = view.contacts[3]
     assert sms.at >= MONDAY - timedelta(hours=7) + 5 * DAY + paused
-    assert view.contacts[2].at.isoformat().startswith("2027-01-15T07:00")  # next window
+    assert view.contacts[2].at.isoformat().startswith("2038-01-15T07:00")  # next window
 
 
 async def test_a_promise_of_part_kept_resumes_the_ladder(harness: Harness):
@@ -191,7 +191,7 @@ async def test_a_promise_of_part_kept_resumes_the_ladder(harness: Harness):
     ("fields", "reason"),
     [
         ({"due_in_days": 31}, "is more than 30 days away"),
-        ({"date": date(2027, 1, 3)}, "is in the past"),
+        ({"date": date(2038, 1, 3)}, "is in the past"),
         ({"due_in_days": 3, "amount": Decimal("0")}, "amount must be greater than 0"),
         ({"due_in_days": 3, "amount": Decimal("500.00")}, "is more than the balance"),
     ],
@@ -257,7 +257,7 @@ async def test_a_kept_plan_pauses_the_ladder_reminds_before_each_installment_and
         "plan-1-installment-2-reminder:email:sent",
     ]
     # Reminders two days before 13 Jan and 27 Jan.
-    assert [c.at.date() for c in view.contacts[1:]] == [date(2027, 1, 11), date(2027, 1, 25)]
+    assert [c.at.date() for c in view.contacts[1:]] == [date(2038, 1, 11), date(2038, 1, 25)]
     assert kinds(view) == [
         "plan",
         "payment",
@@ -285,7 +285,7 @@ async def test_missed_installments_send_the_missed_message_then_the_plan_default
     missed = [c for c in view.contacts if c.step.endswith("-missed")]
     assert [c.channel.value for c in missed] == ["sms", "sms"]
     # Sent at the next open window after the miss (end of 11 Jan + 3 grace days).
-    assert missed[0].at.isoformat().startswith("2027-01-15T07:00")
+    assert missed[0].at.isoformat().startswith("2038-01-15T07:00")
     assert view.status == Status.ACTIVE and view.plan is None
     assert "sms-reminder:sms:sent" in steps(view)  # the ladder resumed
 
@@ -406,7 +406,7 @@ async def test_hold_pauses_and_resume_ends_it_early(harness: Harness):
     assert resumed.accepted and not again.accepted
     # Four days on hold: the day-5 SMS moves from Sat 9 Jan to Wed 13 Jan.
     assert view.contacts[1].step == "sms-reminder"
-    assert view.contacts[1].at.date() == date(2027, 1, 13)
+    assert view.contacts[1].at.date() == date(2038, 1, 13)
 
 
 async def test_a_hold_runs_out_by_itself(harness: Harness):
@@ -481,7 +481,7 @@ async def test_replies_are_classified_and_applied_or_kept_for_a_person(harness: 
         dispute = await event(harness, "reply", channel="email", text="Je conteste cette dette")
         view = await harness.view()
     assert unknown.accepted and unknown.detail["kind"] == "unknown"
-    assert promise.accepted and promise.detail["date"] == "2027-01-15"
+    assert promise.accepted and promise.detail["date"] == "2038-01-15"
     assert stop.accepted and view.unusable_channels == {"sms": "opted_out"}
     assert dispute.accepted and view.status == Status.DISPUTED
     assert kinds(view) == [

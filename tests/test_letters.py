@@ -40,7 +40,7 @@ from config.settings import PROJECT_ROOT
 MM_PER_PT = 25.4 / 72
 SENDER = ("Acme Énergie SAS", "1 rue de la Paix", "75002 Paris", "France")
 POLISH = "Zaległa płatność … zażółć gęślą jaźń, kwota 1 234,56 zł, € £ –"
-DAY = date(2027, 1, 4)
+DAY = date(2038, 1, 4)
 
 
 def message(key: str = "dunning-A-1001/first-letter/1", **changes) -> OutgoingMessage:
@@ -54,7 +54,7 @@ def message(key: str = "dunning-A-1001/first-letter/1", **changes) -> OutgoingMe
         locale="fr",
         subject="Facture impayée sur votre compte A-1001",
         text="Madame, Monsieur,\n\nIl reste 120,50 € à régler.\n\nCordialement,\n\nAcme",
-        sent_at="2027-01-04T09:00:00Z",
+        sent_at="2038-01-04T09:00:00Z",
         ladder="consumer-standard",
         jurisdiction="eu",
         recipient_name="Claire Martin",
@@ -83,7 +83,7 @@ def polish_letter(paper: str = "A4", body: str = POLISH) -> LetterContent:
             "ul. Żółkiewskiego 12",
             "00-120 Łódź",
         ),
-        date_line="4 stycznia 2027",
+        date_line="4 stycznia 2038",
         subject="Zaległa płatność na koncie nr A-100004",
         body=body,
         paper=paper,
@@ -146,7 +146,7 @@ def test_polish_text_survives_the_pdf_exactly():
     for word in ("Zaległa", "płatność", "zażółć", "gęślą", "jaźń", "zł", "Łódź", "Żółkiewskiego"):
         assert word in text
     assert "Maria-Magdalena Wiśniewska-Kowalczyk" in text
-    assert "4 stycznia 2027" in text
+    assert "4 stycznia 2038" in text
 
 
 @pytest.mark.parametrize("locale", SUPPORTED_LANGUAGES)
@@ -218,7 +218,7 @@ def test_a_long_address_line_is_set_smaller_to_stay_in_the_window():
 
 
 def test_the_same_letter_renders_to_the_same_bytes():
-    content = replace(polish_letter(), created_at=datetime(2027, 1, 4, 9, tzinfo=UTC))
+    content = replace(polish_letter(), created_at=datetime(2038, 1, 4, 9, tzinfo=UTC))
     assert letter_pdf(content) == letter_pdf(content)
 
 
@@ -243,7 +243,7 @@ async def test_delivering_twice_writes_one_pdf_and_one_manifest_row(tmp_path: Pa
     assert first.message_id.startswith("letter-") and len(first.message_id) == 27
     assert (first.duplicate, again.duplicate) == (False, True)
     assert first.provider == again.provider == "letters"
-    batch = tmp_path / "2027-01-04"
+    batch = tmp_path / "2038-01-04"
     assert [p.name for p in batch.iterdir() if p.suffix == ".pdf"] == [
         printer.path_for(message()).name
     ]
@@ -284,7 +284,7 @@ async def test_a_crash_between_pdf_and_manifest_row_is_repaired_once(
     monkeypatch.setattr(letters, "_record", crash)
     with pytest.raises(SystemExit):
         await printer.deliver(message())
-    batch = tmp_path / "2027-01-04"
+    batch = tmp_path / "2038-01-04"
     assert printer.path_for(message()).exists() and not (batch / MANIFEST).exists()
 
     monkeypatch.setattr(letters, "_record", real_record)
@@ -298,7 +298,7 @@ async def test_a_crash_between_pdf_and_manifest_row_is_repaired_once(
 async def test_a_row_torn_by_a_crash_is_replaced_by_a_whole_one(tmp_path: Path):
     printer = LetterPrinter(tmp_path, SENDER)
     await printer.deliver(message("k-1"))
-    batch = tmp_path / "2027-01-04"
+    batch = tmp_path / "2038-01-04"
     # A second letter's PDF is written, then the worker dies halfway through its row.
     second = message("k-2", account_id="A-2002")
     create_once(printer.path_for(second), b"%PDF-1.3 stand-in")
@@ -315,16 +315,16 @@ async def test_a_row_torn_by_a_crash_is_replaced_by_a_whole_one(tmp_path: Path):
 async def test_letters_of_one_day_share_a_batch_and_its_manifest(tmp_path: Path):
     printer = LetterPrinter(tmp_path, SENDER)
     await printer.deliver(message("k-1"))
-    await printer.deliver(message("k-2", account_id="A-2002", sent_at="2027-01-04T17:30:00Z"))
+    await printer.deliver(message("k-2", account_id="A-2002", sent_at="2038-01-04T17:30:00Z"))
     # 23:30 in New York on the 4th is the 5th in UTC: the next batch.
-    await printer.deliver(message("k-3", account_id="A-3003", sent_at="2027-01-04T23:30:00-05:00"))
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["2027-01-04", "2027-01-05"]
+    await printer.deliver(message("k-3", account_id="A-3003", sent_at="2038-01-04T23:30:00-05:00"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["2038-01-04", "2038-01-05"]
     today = batch_summary(tmp_path, DAY)
     assert [row["account_id"] for row in today] == ["A-1001", "A-2002"]
     assert len({row["file"] for row in today}) == 2
-    assert all((tmp_path / "2027-01-04" / row["file"]).is_file() for row in today)
-    assert [row["account_id"] for row in batch_summary(tmp_path, date(2027, 1, 5))] == ["A-3003"]
-    assert batch_summary(tmp_path, date(2027, 1, 6)) == []
+    assert all((tmp_path / "2038-01-04" / row["file"]).is_file() for row in today)
+    assert [row["account_id"] for row in batch_summary(tmp_path, date(2038, 1, 5))] == ["A-3003"]
+    assert batch_summary(tmp_path, date(2038, 1, 6)) == []
 
 
 async def test_the_manifest_counts_the_pages_of_a_long_letter(tmp_path: Path):
@@ -349,7 +349,7 @@ async def test_us_letters_go_on_letter_paper_with_the_address_in_the_window(tmp_
     for line in address:
         assert window.y <= placed[line].top and placed[line].bottom <= window.bottom
         assert window.x <= placed[line].x < window.right
-    assert "January 4, 2027" in placed
+    assert "January 4, 2038" in placed
 
 
 async def test_home_country_letters_leave_the_country_line_off(tmp_path: Path):
@@ -396,4 +396,4 @@ def test_worker_processes_share_one_manifest_without_losing_or_doubling_rows(tmp
     assert duplicates.count(False) == 8
     rows = batch_summary(tmp_path, DAY)
     assert sorted(row["account_id"] for row in rows) == [f"A-{n:04d}" for n in range(8)]
-    assert len(list((tmp_path / "2027-01-04").glob("*.pdf"))) == 8
+    assert len(list((tmp_path / "2038-01-04").glob("*.pdf"))) == 8

@@ -56,7 +56,7 @@ def message(
         "subject": "Your account A-1",
         "text": "Hello Claire, 120.50 is overdue. Reply STOP to opt out.",
         "html": "<p>Hello Claire</p>" if channel == Channel.EMAIL else None,
-        "sent_at": "2027-01-05T09:00:00Z",
+        "sent_at": "2038-01-05T09:00:00Z",
         "ladder": "consumer-standard",
         "jurisdiction": "us",
         "recipient_name": "Claire Martin",
@@ -261,10 +261,10 @@ async def test_a_letter_is_a_pdf_in_the_days_print_batch(fake, tmp_path):
     )
     delivery = await transport(fake, tmp_path).deliver(letter)
     assert delivery.provider == "letters"
-    [pdf] = (tmp_path / "letters" / "2027-01-05").glob("*.pdf")
+    [pdf] = (tmp_path / "letters" / "2038-01-05").glob("*.pdf")
     text = "".join(page.extract_text() for page in PdfReader(pdf).pages)
     assert "Zaległa płatność" in text and "Wiśniewska" in text
-    assert (tmp_path / "letters" / "2027-01-05" / "manifest.csv").exists()
+    assert (tmp_path / "letters" / "2038-01-05" / "manifest.csv").exists()
     assert fake.requests == []
 
 

@@ -35,8 +35,8 @@ def message(key: str = "dunning-A-1001/courtesy-email/1", **changes) -> Outgoing
         subject="Votre facture",
         text="Bonjour Claire, il reste 120,50\u00a0€ à régler.",
         html="<p>Bonjour Claire</p>",
-        sent_at="2027-01-05T08:52:00Z",
-        metadata={"deadline": "2027-01-12"},
+        sent_at="2038-01-05T08:52:00Z",
+        metadata={"deadline": "2038-01-12"},
     )
     return replace(base, **changes)
 
@@ -96,8 +96,8 @@ async def test_file_outbox_file_is_json_with_every_message_field(tmp_path: Path)
         "subject": "Votre facture",
         "text": "Bonjour Claire, il reste 120,50\u00a0€ à régler.",
         "html": "<p>Bonjour Claire</p>",
-        "sent_at": "2027-01-05T08:52:00Z",
-        "metadata": {"deadline": "2027-01-12"},
+        "sent_at": "2038-01-05T08:52:00Z",
+        "metadata": {"deadline": "2038-01-12"},
         "ladder": "",
         "jurisdiction": "",
         "recipient_name": "",
@@ -159,9 +159,9 @@ async def test_file_outbox_unsafe_account_and_step_names_stay_inside_the_directo
 
 async def test_file_outbox_messages_lists_every_stored_message_oldest_first(tmp_path: Path):
     outbox = FileOutbox(tmp_path)
-    await outbox.deliver(message("late", sent_at="2027-01-06T09:00:00Z", account_id="A-2"))
-    await outbox.deliver(message("early", sent_at="2027-01-05T09:00:00Z"))
-    await outbox.deliver(message("early", sent_at="2027-01-05T09:00:00Z"))
+    await outbox.deliver(message("late", sent_at="2038-01-06T09:00:00Z", account_id="A-2"))
+    await outbox.deliver(message("early", sent_at="2038-01-05T09:00:00Z"))
+    await outbox.deliver(message("early", sent_at="2038-01-05T09:00:00Z"))
     assert [record["idempotency_key"] for record in outbox.messages()] == ["early", "late"]
 
 

@@ -54,7 +54,7 @@ AUTH_TOKEN = "test-auth-token"
 SENDGRID_KEY = "SG.test-key"
 FROM = "+14155550100"
 TO = "+33612345678"
-NOW = datetime(2027, 1, 4, 9, 30, tzinfo=UTC)
+NOW = datetime(2038, 1, 4, 9, 30, tzinfo=UTC)
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -280,7 +280,7 @@ def test_date_sent_filters(fake: FakeProviders, twilio: Client, clock: Clock) ->
     on_day = twilio.messages.list(date_sent=NOW.date())
     assert [m.sid for m in on_day] == [new]
     # Even for a `date`, the SDK sends a date-time (Twilio's docs show YYYY-MM-DD).
-    assert fake.requests[-1].query == {"DateSent": ["2027-01-04T00:00:00Z"]}
+    assert fake.requests[-1].query == {"DateSent": ["2038-01-04T00:00:00Z"]}
     assert_conforms(fake.requests)
 
 
@@ -615,7 +615,7 @@ def test_spec_problems_catch_what_twilio_would_ignore() -> None:
     problems = spec_problems(form_request(CALLS, call))
     assert any("<Say>, not <Response>" in p for p in problems)
     assert any("Timeout: 'soon' is not an integer" in p for p in problems)
-    bad_query = form_request(MESSAGES, ok, **{"DateSent>=": ["2027-01-01"]})
+    bad_query = form_request(MESSAGES, ok, **{"DateSent>=": ["2038-01-01"]})
     assert any("'DateSent>=' is not defined" in p for p in spec_problems(bad_query))
 
 
@@ -669,7 +669,7 @@ def test_response_problems() -> None:
         "POST",
         MESSAGES,
         201,
-        {"sid": "SM" + "0" * 32, "date_created": "2027-01-04T09:30:00Z", "price_eur": "1"},
+        {"sid": "SM" + "0" * 32, "date_created": "2038-01-04T09:30:00Z", "price_eur": "1"},
     )
     assert len(problems) == 2
     assert "date_created" in problems[0] and "RFC 2822" in problems[0]

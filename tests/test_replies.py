@@ -1,8 +1,8 @@
 """Table-driven tests of the reply classifier (activities/replies/).
 
-Every reply is "received" on Wednesday 2027-01-06 at 10:00 UTC and resolved in the
+Every reply is "received" on Wednesday 2038-01-06 at 10:00 UTC and resolved in the
 zone of its language: that is 05:00 on Wednesday the 6th in New York and 11:00 on
-Wednesday the 6th in Paris, Rome, Madrid and Warsaw, so "today" is 2027-01-06 for all.
+Wednesday the 6th in Paris, Rome, Madrid and Warsaw, so "today" is 2038-01-06 for all.
 
 Readings chosen where a reply is ambiguous (what a collector would want):
 
@@ -10,7 +10,7 @@ Readings chosen where a reply is ambiguous (what a collector would want):
   that weekday in the *following* calendar week: on Wednesday 6 January "el viernes que
   viene" is Friday 15 January, while "el viernes" alone is Friday 8 January.  "Next
   Monday" seen from a Wednesday is Monday 11 January either way.
-* "next week" / "la semaine prochaine" is seven days later (2027-01-13), as dateparser
+* "next week" / "la semaine prochaine" is seven days later (2038-01-13), as dateparser
   reads it.
 * A day of the month alone ("le 15", "il 15", "the 3rd") is the next such day that is
   not in the past: "le 3" on the 6th is 3 February.  Only with pay words: "le 3" alone
@@ -52,7 +52,7 @@ from activities.replies.lexicons import LEXICONS
 from config.ladder import Channel
 from workflows.types import ReplyRequest
 
-RECEIVED = datetime(2027, 1, 6, 10, 0, tzinfo=UTC)  # a Wednesday
+RECEIVED = datetime(2038, 1, 6, 10, 0, tzinfo=UTC)  # a Wednesday
 ZONES = {
     "en": "America/New_York",
     "fr": "Europe/Paris",
@@ -62,7 +62,7 @@ ZONES = {
 }
 
 
-def d(month: int, day: int, year: int = 2027) -> date:
+def d(month: int, day: int, year: int = 2038) -> date:
     return date(year, month, day)
 
 
@@ -186,7 +186,7 @@ CASES: list[tuple[str, str, str, date | None, Decimal | None]] = [
     ("pl", "Zaplace jutro", "promise", d(1, 7), None),
     ("pl", "zapłacę pojutrze", "promise", d(1, 8), None),
     ("pl", "zapłacę 15.01", "promise", d(1, 15), None),
-    ("pl", "wpłacę 15.01.2027", "promise", d(1, 15), None),
+    ("pl", "wpłacę 15.01.2038", "promise", d(1, 15), None),
     ("pl", "zapłacę w przyszły piątek", "promise", d(1, 15), None),
     ("pl", "zaplace 250,50 zl do konca miesiaca", "promise", d(1, 31), Decimal("250.50")),
     ("pl", "zapłacę za 3 dni", "promise", d(1, 9), None),
@@ -274,11 +274,11 @@ def test_empty_reply_is_unknown() -> None:
 
 def test_relative_dates_use_the_local_date_across_midnight() -> None:
     # 23:30 UTC on the 6th is already 00:30 on the 7th in Warsaw: "jutro" is the 8th.
-    late = datetime(2027, 1, 6, 23, 30, tzinfo=UTC)
+    late = datetime(2038, 1, 6, 23, 30, tzinfo=UTC)
     result = classify_reply("zapłacę jutro", "pl", late, "Europe/Warsaw")
     assert result == Classification("promise", d(1, 8), None, result.matched)
     # ...while 03:00 UTC on the 7th is still 22:00 on the 6th in New York.
-    early = datetime(2027, 1, 7, 3, 0, tzinfo=UTC)
+    early = datetime(2038, 1, 7, 3, 0, tzinfo=UTC)
     assert classify_reply("I'll pay tomorrow", "en", early, "America/New_York").promise_date == d(
         1, 7
     )
@@ -286,22 +286,22 @@ def test_relative_dates_use_the_local_date_across_midnight() -> None:
 
 
 def test_day_of_month_already_passed_means_next_month() -> None:
-    on_20th = datetime(2027, 1, 20, 9, 0, tzinfo=UTC)
+    on_20th = datetime(2038, 1, 20, 9, 0, tzinfo=UTC)
     assert classify_reply("je paierai le 15", "fr", on_20th, "Europe/Paris").promise_date == d(
         2, 15
     )
     assert classify_reply("je paierai le 15/01", "fr", on_20th, "Europe/Paris").promise_date == d(
-        1, 15, 2028
+        1, 15, 2039
     )
     # A day the month does not have is its last day.
-    on_10_feb = datetime(2027, 2, 10, 9, 0, tzinfo=UTC)
+    on_10_feb = datetime(2038, 2, 10, 9, 0, tzinfo=UTC)
     assert classify_reply("pagherò il 31", "it", on_10_feb, "Europe/Rome").promise_date == d(2, 28)
 
 
 def test_next_weekday_near_year_end() -> None:
-    thursday = datetime(2027, 12, 30, 9, 0, tzinfo=UTC)
+    thursday = datetime(2038, 12, 30, 9, 0, tzinfo=UTC)
     es = classify_reply("Pagaré el viernes que viene", "es", thursday, "Europe/Madrid")
-    assert es.promise_date == d(1, 7, 2028)
+    assert es.promise_date == d(1, 7, 2039)
     assert classify_reply("Pagaré el viernes", "es", thursday, "Europe/Madrid").promise_date == d(
         12, 31
     )
@@ -320,7 +320,7 @@ PROMISES_BY_LANG = {
 
 
 def test_no_promise_date_is_before_the_local_date_of_receipt() -> None:
-    start = datetime(2026, 12, 25, 0, 17, tzinfo=UTC)
+    start = datetime(2037, 12, 25, 0, 17, tzinfo=UTC)
     instants = [start + timedelta(hours=37 * i) for i in range(48)]  # about 74 days, all hours
     for lang, replies in PROMISES_BY_LANG.items():
         tz = ZoneInfo(ZONES[lang])
@@ -372,7 +372,7 @@ def test_result_does_not_depend_on_the_process_timezone(monkeypatch: pytest.Monk
 
 def test_naive_received_at_is_rejected() -> None:
     with pytest.raises(ValueError):
-        classify_reply("I'll pay tomorrow", "en", datetime(2027, 1, 6, 10, 0), "UTC")
+        classify_reply("I'll pay tomorrow", "en", datetime(2038, 1, 6, 10, 0), "UTC")
 
 
 # ------------------------------------------------------------------ languages
@@ -510,7 +510,7 @@ NO_SUCH_DATES = [
     ("en", "I'll pay February 30"), ("en", "I'll pay on February 30th"),
     ("en", "I will pay on the 30th of February"), ("en", "I'll pay 31/04"),
     ("en-US", "I'll pay 04/31"), ("en", "I'll pay June 31"), ("en", "I'll pay Feb 29"),
-    ("en", "I'll pay on 29/02/2027"),
+    ("en", "I'll pay on 29/02/2038"),
     ("fr", "je paierai le 30 février"), ("fr", "je paierai le 31/04"),
     ("fr", "je paierai le 31 avril"),
     ("it", "pagherò il 30 febbraio"), ("it", "pagherò il 31 aprile"), ("it", "pagherò il 31/06"),
@@ -530,13 +530,13 @@ def test_a_date_that_does_not_exist_is_not_a_promise(locale: str, text: str) -> 
 @pytest.mark.parametrize(
     ("locale", "text", "received", "promise_date"),
     [
-        # 29 February exists in 2028.
-        ("it", "pagherò il 29 febbraio", datetime(2028, 1, 10, 9, tzinfo=UTC), d(2, 29, 2028)),
-        ("en", "I'll pay on 29/02", datetime(2028, 1, 10, 9, tzinfo=UTC), d(2, 29, 2028)),
+        # 29 February exists in 2040.
+        ("it", "pagherò il 29 febbraio", datetime(2040, 1, 10, 9, tzinfo=UTC), d(2, 29, 2040)),
+        ("en", "I'll pay on 29/02", datetime(2040, 1, 10, 9, tzinfo=UTC), d(2, 29, 2040)),
         # A month named before the day: not the day of this month.
         ("en", "I'll pay on February 20th", RECEIVED, d(2, 20)),
         ("en", "I'll pay Feb. the 20th", RECEIVED, d(2, 20)),
-        ("en", "I'll pay March 3rd, 2027", RECEIVED, d(3, 3)),
+        ("en", "I'll pay March 3rd, 2038", RECEIVED, d(3, 3)),
         ("fr", "je paierai le 1er février", RECEIVED, d(2, 1)),
         ("fr", "je paierai le 28 février", RECEIVED, d(2, 28)),
         ("pl", "zapłacę 28 lutego", RECEIVED, d(2, 28)),

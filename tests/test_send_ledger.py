@@ -26,7 +26,7 @@ from activities.channels.live import LiveTransport, Throttle
 from activities.channels.reconcile import Lookup
 from config.ladder import Channel
 
-T0 = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
+T0 = datetime(2038, 1, 4, 9, 0, tzinfo=UTC)
 
 
 class Clock:

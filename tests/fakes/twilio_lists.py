@@ -100,7 +100,7 @@ def _filter_dates(
     """`Param` = on that (UTC) day, `Param<` = on or before, `Param>` = on or after.
 
     Twilio documents the filters with dates (YYYY-MM-DD); the SDK sends date-times
-    (`2027-01-04T00:00:00Z`, even for a `date`), so `<`/`>` compare to the second.
+    (`2038-01-04T00:00:00Z`, even for a `date`), so `<`/`>` compare to the second.
     """
     tests: list[Callable[[datetime], bool]] = []
     for suffix in ("", "<", ">"):

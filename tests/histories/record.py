@@ -32,7 +32,7 @@ from workflows.types import workflow_id_for
 
 HERE = Path(__file__).parent
 SPEC = PROJECT_ROOT.parent / "shared" / "spec"
-START = datetime(2027, 1, 4, 6, 0, tzinfo=UTC)
+START = datetime(2038, 1, 4, 6, 0, tzinfo=UTC)
 
 
 async def record(target: Path, prefix: str = "model-") -> list[Path]:

@@ -41,7 +41,7 @@ ZONE_SETS = [
     ("Asia/Tokyo", "America/Los_Angeles"),  # windows that rarely or never overlap
 ]
 CHANNELS = list(Channel)
-START = datetime(2027, 1, 4, 6, 0, tzinfo=UTC)
+START = datetime(2038, 1, 4, 6, 0, tzinfo=UTC)
 
 money = st.decimals(min_value=Decimal("-50"), max_value=Decimal("2000"), places=2, allow_nan=False)
 
@@ -159,7 +159,7 @@ def events(draw) -> AccountEvent:
             st.integers(0, 20) | st.none() | st.integers(-5, 90) | st.just(99_999_999)
         )
         if draw(st.booleans()):
-            fields["date"] = draw(st.dates(date(2026, 1, 1), date(2027, 12, 31)))
+            fields["date"] = draw(st.dates(date(2037, 1, 1), date(2038, 12, 31)))
     if kind == "plan" and draw(st.booleans()):
         # Well formed (so plans do run): increasing dates, amounts that may cover the balance.
         gaps = draw(st.lists(st.integers(1, 40), min_size=1, max_size=5))
@@ -205,7 +205,7 @@ def classifications(draw) -> ReplyClassification:
     kind = draw(st.sampled_from(["opt_out", "promise", "dispute", "callback", "unknown"]))
     return ReplyClassification(
         kind=kind,
-        promise_date=draw(st.dates(date(2026, 12, 1), date(2027, 9, 1)))
+        promise_date=draw(st.dates(date(2037, 12, 1), date(2038, 9, 1)))
         if kind == "promise"
         else None,
         amount=draw(st.none() | money) if kind == "promise" else None,

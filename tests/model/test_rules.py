@@ -20,7 +20,7 @@ from workflows.account.next_action import next_action
 from workflows.account.replies import reply_meaning
 from workflows.types import AccountEvent, InstallmentSpec, ReplyClassification, Status
 
-MONDAY = datetime(2027, 1, 4, 6, 0, tzinfo=UTC)
+MONDAY = datetime(2038, 1, 4, 6, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
 
 
@@ -231,11 +231,11 @@ def test_generated_message_ids_can_never_be_ladder_step_ids():
 
 
 def test_a_ladder_day_begins_at_local_midnight_across_a_dst_change():
-    due = local_midnight(datetime(2027, 10, 1).date(), "Europe/Paris")  # summer time
+    due = local_midnight(datetime(2038, 10, 1).date(), "Europe/Paris")  # summer time
     start = ladder_day_start(due, 45, 0, "Europe/Paris")  # 15 Nov, winter time
-    assert start == datetime(2027, 11, 14, 23, 0, tzinfo=UTC)  # 00:00 Paris
+    assert start == datetime(2038, 11, 14, 23, 0, tzinfo=UTC)  # 00:00 Paris
     naive = due + timedelta(days=45)  # counting 24-hour days lands on 14 Nov, 23:00 Paris
-    assert naive == datetime(2027, 11, 14, 22, 0, tzinfo=UTC)
+    assert naive == datetime(2038, 11, 14, 22, 0, tzinfo=UTC)
 
 
 DST_LADDER = """
@@ -250,14 +250,14 @@ steps:
 
 
 def test_a_late_evening_window_never_moves_a_step_to_the_day_before_after_dst():
-    # Due 1 Oct 2027 in Paris; clocks go back on 31 Oct. Day 35 is Friday 5 Nov. Counted in
+    # Due 1 Oct 2038 in Paris; clocks go back on 31 Oct. Day 35 is Friday 5 Nov. Counted in
     # 24-hour days it began at 23:00 on Thursday 4 Nov, inside this late window.
-    start = datetime(2027, 10, 1, 6, 0, tzinfo=UTC)
+    start = datetime(2038, 10, 1, 6, 0, tzinfo=UTC)
     model = Driver(account(start, ladder=ladder_from(DST_LADDER), days_past_due="0"), start)
     model.run_until(start + 60 * DAY)
     assert model.violations == []
     step = next(c for c in model.state.contacts if c.step == "after-dst")
-    assert model.local(step.at).replace(tzinfo=None) == datetime(2027, 11, 5, 7, 0)
+    assert model.local(step.at).replace(tzinfo=None) == datetime(2038, 11, 5, 7, 0)
 
 
 # ---- replies -----------------------------------------------------------------------------------

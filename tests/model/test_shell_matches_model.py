@@ -43,7 +43,7 @@ from workflows.types import (
 )
 
 EXAMPLES = int(os.environ.get("DUNNING_SHELL_EXAMPLES", "12"))
-START = datetime(2027, 1, 4, 6, 0, tzinfo=UTC)
+START = datetime(2038, 1, 4, 6, 0, tzinfo=UTC)
 HORIZON = timedelta(days=75)
 REPLIES = ["STOP", "je paierai vendredi", "ne m'appelez plus", "Bonjour", "ce n'est pas ma dette"]
 
