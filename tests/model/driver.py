@@ -32,8 +32,6 @@ from workflows.types import (
     AccountState,
     EventResult,
     ScheduleRequest,
-    Status,
-    SuppressReason,
 )
 
 WORKFLOW_ID = "dunning-T"
@@ -71,7 +69,6 @@ class Driver:
     answers: list[Answer] = field(default_factory=list)
     facts: Facts = field(default_factory=Facts)
     violations: list[str] = field(default_factory=list)
-    actions_run: int = 0
 
     def __post_init__(self) -> None:
         self.state = opening_state(self.account, self.now)
@@ -91,7 +88,6 @@ class Driver:
                 break
             self.now = max(self.now, at)
             self.run(action)
-            self.actions_run += 1
         else:
             raise AssertionError(f"more than {max_actions} actions before {until}")
         self.now = max(self.now, until)
@@ -280,17 +276,3 @@ class Driver:
 
     def local(self, moment: datetime) -> datetime:
         return moment.astimezone(ZoneInfo(self.account.debtor.zones[0]))
-
-    @property
-    def closed(self) -> bool:
-        return self.state.status.is_final
-
-    def paused_now(self) -> timedelta:
-        since = self.state.paused_since
-        return timedelta(seconds=self.state.paused_seconds) + (
-            self.now - since if since is not None else timedelta(0)
-        )
-
-
-UNUSABLE_REASONS = {SuppressReason.UNDELIVERABLE, SuppressReason.OPTED_OUT}
-OPEN_WITHOUT_ACTION = {Status.DISPUTED}

@@ -25,7 +25,6 @@ MAX_TEXT = 5000
 EARLIEST_DATE = dt.date(2000, 1, 1)
 LATEST_DATE = dt.date(2100, 12, 31)
 
-Amount = Annotated[Decimal, Field(gt=0, le=MAX_AMOUNT, decimal_places=6)]
 Days = Annotated[int, Field(ge=0, le=MAX_DAYS)]
 LocalDate = Annotated[dt.date, Field(ge=EARLIEST_DATE, le=LATEST_DATE)]
 ShortText = Annotated[str, Field(max_length=MAX_TEXT)]
