@@ -327,20 +327,7 @@ def test_simulate_money_never_passes_through_float(runner: CliRunner, tmp_path: 
         "M-1,Penny Exact,p@example.org,FR,Europe/Paris,0.30,EUR,0\n"
         "M-2,Big Sum,b@example.org,FR,Europe/Paris,12345678901234567.89,EUR,0\n"
     )
-    result = runner.invoke(
-        app,
-        [
-            "simulate",
-            "--ladder",
-            str(ladder),
-            "--accounts",
-            str(accounts),
-            "--start",
-            START,
-            "--days",
-            "1",
-        ],
-    )
+    result = runner.invoke(app, simulate_args(ladder, accounts, days=1))
     assert result.exit_code == 0, result.stderr
     balances = [a["balance"] for a in json.loads(result.stdout)["accounts"]]
     assert balances == ["0.30", "12345678901234567.89"]

@@ -35,6 +35,7 @@ from config.ladder import Channel
 from config.settings import Settings
 from inbound.context import WebhookContext
 from tests.conftest import MONDAY, account
+from tests.test_send_ledger import message
 from worker import renderer_for
 from workflows.types import SendRequest, send_request
 
@@ -74,18 +75,8 @@ def slowly(function: Any) -> Any:
 
 
 def sms(key: str = "dunning-A-1/sms-reminder/sms/1") -> OutgoingMessage:
-    return OutgoingMessage(
-        idempotency_key=key,
-        account_id="A-1",
-        step="sms-reminder",
-        channel=Channel.SMS,
-        to="+14155550123",
-        template="reminder",
-        locale="en",
-        subject=None,
-        text="Acme: 120.50 is overdue. Reply STOP to opt out.",
-        sent_at="2038-01-04T09:00:00Z",
-    )
+    """The send-ledger tests' message, dated (the outbox and the letters print the date)."""
+    return replace(message(key), sent_at="2038-01-04T09:00:00Z")
 
 
 def email_request() -> SendRequest:

@@ -31,7 +31,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.account.apply import Answer, ScheduleNeeded, apply, needs_schedule
     from workflows.account.events import Event, MalformedEvent, Reply, typed_event
     from workflows.account.next_action import next_action
-    from workflows.account.replies import reply_meaning
+    from workflows.account.replies import reply_answer, reply_meaning
     from workflows.account.transitions import opening_state
     from workflows.activity_options import (
         LOOKUP_RETRY,
@@ -116,10 +116,7 @@ class AccountWorkflow:
         return self._view()
 
     def _next_action(self) -> Action | None:
-        action = next_action(self.state, self.input, workflow.now(), legacy=not self._rules())
-        if action is not None and action.do == Fire("ladder_exhausted") and not self._rules():
-            return None  # before the account model, an exhausted ladder waited for events
-        return action
+        return next_action(self.state, self.input, workflow.now(), legacy=not self._rules())
 
     async def _run(self, action: Action) -> None:
         now = workflow.now()
@@ -206,7 +203,7 @@ class AccountWorkflow:
                 workflow.now(),
                 workflow_id=workflow.info().workflow_id,
                 fallback_for=fallback_for,
-                fallback_after_rounds=isinstance(outcome, contacts.Unavailable) and self._rules(),
+                fallback_after_rounds=self._rules(),
             )
             if then.kind != "fallback" or then.channel is None:
                 return then.kind == "done"
@@ -330,14 +327,13 @@ class AccountWorkflow:
             start_to_close_timeout=timedelta(seconds=30),
             summary="classify a reply",
         )
-        detail = {"kind": classification.kind, "matched": classification.matched or ""}
         meaning = reply_meaning(reply, classification)
         if isinstance(meaning, Answer):
             return meaning
         position = len(self.state.events)
         answer = await self._apply(meaning)
         self.state = journal.record_event(self.state, meaning, answer, workflow.now(), position)
-        return Answer(answer.accepted, answer.reason, {**detail, **answer.detail})
+        return reply_answer(classification, answer)
 
     # ---- what ops see ------------------------------------------------------------------------
 

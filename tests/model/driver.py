@@ -25,6 +25,7 @@ from workflows.account.actions import Action, Contact, Fire, SendPending, SendRe
 from workflows.account.apply import Answer, ScheduleNeeded, apply, needs_schedule
 from workflows.account.events import Event, MalformedEvent, Reply, typed_event
 from workflows.account.next_action import next_action
+from workflows.account.replies import reply_answer, reply_meaning
 from workflows.account.transitions import opening_state
 from workflows.types import (
     AccountEvent,
@@ -197,8 +198,6 @@ class Driver:
         if isinstance(before, Answer):
             return before
         if isinstance(event, Reply):
-            from workflows.account.replies import reply_meaning
-
             meaning = reply_meaning(event, classification)
             if isinstance(meaning, Answer):
                 return meaning
@@ -207,7 +206,7 @@ class Driver:
             self.state = journal.record_event(self.state, meaning, answer, self.now, position)
             if answer.accepted:
                 self._note_fact(meaning)
-            return answer
+            return reply_answer(classification, answer)
         schedule = None
         if isinstance(before, ScheduleNeeded):
             ladder = self.account.ladder

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from config.ladder import MessageRef
 from workflows.account import transitions as t
 from workflows.account.actions import Fire
 from workflows.account.next_action import installment_details, pending_installment
@@ -42,18 +43,27 @@ def _promise_broken(state: AccountState, account: AccountInput, now: datetime) -
     assert promise is not None
     state.promise = None
     t.milestone(state, now, "promise_broken", promised=str(promise.amount), paid=str(promise.paid))
-    broken = account.ladder.promise.broken
-    if broken is not None:
+    _pend(
+        state,
+        account.ladder.promise.broken,
+        f"promise-{promise.number}-broken",
+        promise_amount=promise.amount,
+        promise_date=promise.date,
+    )
+    t.resume_ladder(state, now)
+
+
+def _pend(state: AccountState, message: MessageRef | None, step: str, **details: object) -> None:
+    """Queue the ladder's message (if it has one) for the next open window."""
+    if message is not None:
         state.pending.append(
             PendingMessage(
-                step=f"promise-{promise.number}-broken",
-                channel=broken.channel,
-                template=broken.template,
-                promise_amount=promise.amount,
-                promise_date=promise.date,
+                step=step,
+                channel=message.channel,
+                template=message.template,
+                **details,  # type: ignore[arg-type]
             )
         )
-    t.resume_ladder(state, now)
 
 
 def _installment_missed(
@@ -67,16 +77,12 @@ def _installment_missed(
     installment.outcome = "missed"
     plan.missed += 1
     t.milestone(state, now, "installment_missed", number=str(installment.number))
-    missed = account.ladder.plan.missed
-    if missed is not None:
-        state.pending.append(
-            PendingMessage(
-                step=f"plan-{plan.number}-installment-{installment.number}-missed",
-                channel=missed.channel,
-                template=missed.template,
-                **installment_details(state, installment),  # type: ignore[arg-type]
-            )
-        )
+    _pend(
+        state,
+        account.ladder.plan.missed,
+        f"plan-{plan.number}-installment-{installment.number}-missed",
+        **installment_details(state, installment),
+    )
     none_left = pending_installment(state) is None
     if plan.missed >= account.ladder.plan.default_after_missed or (
         ends_when_none_left and none_left

@@ -19,6 +19,17 @@ def record_event(
 ) -> AccountState:
     """`position`: where the event began, so it stands before the milestones it caused."""
     state = state.model_copy(deep=True)
+    _record(state, event, answer, now, position)
+    return state
+
+
+def _record(
+    state: AccountState,
+    event: Event | AccountEvent,
+    answer: Answer,
+    now: datetime,
+    position: int,
+) -> None:
     detail = dict(answer.detail)
     amount = getattr(event, "amount", None)
     channel = getattr(event, "channel", None)
@@ -36,7 +47,6 @@ def record_event(
         detail=detail,
     )
     state.events.insert(position, record)
-    return state
 
 
 def first_answer(state: AccountState, event_id: str | None) -> EventResult | None:
@@ -44,14 +54,6 @@ def first_answer(state: AccountState, event_id: str | None) -> EventResult | Non
     if event_id is None or event_id not in state.seen_events:
         return None
     return state.seen_events[event_id].model_copy(update={"duplicate": True})
-
-
-def remember(state: AccountState, event_id: str | None, result: EventResult) -> AccountState:
-    if not event_id:
-        return state
-    state = state.model_copy(deep=True)
-    state.seen_events[event_id] = result
-    return state
 
 
 def answered(
@@ -63,8 +65,11 @@ def answered(
 ) -> tuple[AccountState, EventResult]:
     """Record an event with its answer (and remember it by id): the state and what the caller
     is told."""
-    state = record_event(state, event, answer, now, position)
+    state = state.model_copy(deep=True)  # one copy for the record and the remembered answer
+    _record(state, event, answer, now, position)
     result = EventResult(
         accepted=answer.accepted, reason=answer.reason, status=state.status, detail=answer.detail
     )
-    return remember(state, event.event_id, result), result
+    if event.event_id:
+        state.seen_events[event.event_id] = result
+    return state, result

@@ -38,6 +38,8 @@ def next_action(
         return _plan_action(state, account, installment)
     steps = clock.due_group(account.ladder.steps, state.next_step_index)
     if not steps:
+        if legacy:
+            return None  # before the account model, an exhausted ladder waited for events
         return Action(now, "ladder exhausted", Fire("ladder_exhausted"), needs_window=False)
     earliest = clock.step_moment(account.due_at, steps[0].day, state.paused_seconds)
     action = Action(
