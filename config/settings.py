@@ -105,8 +105,24 @@ class Settings(BaseSettings):
     # Letters: one dated print batch per day, a PDF per letter and a manifest for the mail house.
     letters_dir: Path | None = None  # defaults to <data_dir>/letters
 
-    # The send ledger that makes live sends exactly-once (SQLite file in the data directory).
-    send_ledger_path: Path | None = None
+    # The store every worker and webhook server shares: the send ledger, call scripts,
+    # SendGrid's `processed` events, provider rate limits and every workflow id ever used.
+    # Default: a SQLite file in the data directory (one machine, nothing to install);
+    # production: postgresql://user:password@host:5432/dunning (see deploy/).
+    database_url: str | None = None
+    # Apply pending migrations when a process opens the store (`dunning db upgrade` does it by
+    # hand; turn this off where ops run migrations as a release step).
+    database_auto_migrate: bool = True
+    # An email in doubt (SendGrid answered 5xx or not at all) waits this long for SendGrid's
+    # `processed` event before it is sent again or recorded as unconfirmed.
+    sendgrid_processed_wait_seconds: float = Field(default=600.0, ge=0)
+    # A provider that refused our credentials is tried again after this long (keys get fixed).
+    credentials_recheck_seconds: float = Field(default=300.0, gt=0)
+    # Housekeeping (a Temporal Schedule): settled ledger rows, call scripts and SendGrid events
+    # older than this are pruned; claims pending longer than stuck_claim_minutes are reported.
+    store_retention_days: int = Field(default=90, ge=1)
+    stuck_claim_minutes: int = Field(default=60, ge=1)
+    housekeeping_every_hours: float = Field(default=24.0, gt=0)
 
     @field_validator("temporal_address")
     @classmethod
@@ -122,6 +138,15 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(
+            ("sqlite:///", "postgresql://", "postgres://")
+        ):
+            raise ValueError("must be sqlite:///PATH or postgresql://USER:PASSWORD@HOST/DB")
+        return value
 
     @field_validator("twilio_from")
     @classmethod
@@ -207,8 +232,9 @@ class Settings(BaseSettings):
         return self.letters_dir or self.data_dir / "letters"
 
     @property
-    def ledger_path(self) -> Path:
-        return self.send_ledger_path or self.data_dir / "send-ledger.sqlite3"
+    def store_url(self) -> str:
+        """`database_url`, else the embedded SQLite file in the data directory."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'dunning.sqlite3'}"
 
     @property
     def outbox_dir(self) -> Path:

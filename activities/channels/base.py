@@ -13,6 +13,8 @@ one of the exceptions below and never a provider SDK's own:
 - `ProviderUnavailable`: rate limited or a 5xx; Temporal retries after `retry_after` seconds.
 - `CredentialsRejected`: the provider refused our credentials; the worker stops sending on that
   provider until it is restarted with good ones.
+- `OutsideWindow`: the contact window closed before the provider call could start; nothing
+  was sent and the workflow plans the step for the next window.
 - `ProviderRefused`: any other refusal (a sender number not enabled for SMS, say): retrying the
   same request will not help, but the account is not to blame, so the step is tried again later.
 """
@@ -20,6 +22,7 @@ one of the exceptions below and never a provider SDK's own:
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 from config.ladder import Channel
@@ -44,11 +47,15 @@ class OutgoingMessage:
     recipient_name: str = ""
     # A letter's address block, one line each: name, street, postal code and city, country.
     postal_lines: tuple[str, ...] = ()
+    # The end of the contact window the message was planned in (the earliest across the
+    # debtor's zones): a live transport never starts a provider call after it (OutsideWindow).
+    not_after: datetime | None = None
 
     def as_record(self) -> dict[str, Any]:
         record = asdict(self)
         record["channel"] = self.channel.value
         record["postal_lines"] = list(self.postal_lines)
+        record["not_after"] = self.not_after.isoformat() if self.not_after else None
         return record
 
 
@@ -60,6 +67,8 @@ class Delivery:
     # True when a crash left it unknown whether the provider accepted the message; the message
     # is treated as sent (never sent twice) and logged for a person to check.
     unconfirmed: bool = False
+    # When the provider accepted the message (for a duplicate: when it first did), if known.
+    sent_at: datetime | None = None
 
 
 class TransportError(Exception):
@@ -84,6 +93,12 @@ class ProviderUnavailable(TransportError):
         # True when the request may have reached the provider (a read timeout, a reset):
         # the ledger then keeps its claim and a retry reconciles instead of sending blindly.
         self.maybe_sent = maybe_sent
+
+
+class OutsideWindow(TransportError):
+    """The contact window closed before the provider call could start (a provider slow to
+    accept, a long queue): nothing was sent; the workflow plans the step for the next window
+    with the same idempotency key."""
 
 
 class CredentialsRejected(TransportError):

@@ -1,0 +1,189 @@
+"""What the workers and webhook servers share, as interfaces: one store behind all of them.
+
+Several workers on several hosts, and several webhook servers, must agree on a few facts:
+which messages were claimed and sent (the send ledger), what a voicemail call says (call
+scripts), what SendGrid reported it accepted (`processed` events), how fast each provider
+account may be used (rate limits), and which workflow ids were ever used (accounts). One
+database holds them all (`DUNNING_DATABASE_URL`: SQLite by default, PostgreSQL in production);
+`store.open_store(url)` returns a `Store` whose attributes implement these protocols.
+
+Every method is synchronous and short (one transaction): callers on an event loop run them in
+a thread (`asyncio.to_thread`). Every timestamp passed in or returned is timezone-aware.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal, Protocol
+
+# ---- the send ledger ---------------------------------------------------------------------
+
+LedgerState = Literal["pending", "in_doubt", "sent", "unconfirmed"]
+"""pending: an attempt claimed the key and may be calling the provider right now (or died).
+in_doubt: an attempt ended without knowing whether the provider took the message (a 5xx, a
+timeout): the next attempt reconciles before anything is sent.
+sent: the provider accepted it (`message_id`, `sent_at` = when it accepted).
+unconfirmed: reconciliation could not tell; treated as sent, never sent again."""
+
+SETTLED: tuple[LedgerState, ...] = ("sent", "unconfirmed")
+
+
+def content_hash(to: str, subject: str | None, text: str) -> str:
+    """What a claim remembers of the message it covers, so a later attempt reconciles against
+    what was really handed to the provider, not a fresh render (a payment may have changed the
+    balance in between)."""
+    digest = hashlib.sha256()
+    for part in (to, subject or "", text):
+        digest.update(part.encode())
+        digest.update(b"\x00")
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    key: str
+    state: LedgerState
+    channel: str
+    provider: str
+    claimed_at: datetime
+    content_hash: str = ""
+    message_id: str | None = None
+    sent_at: datetime | None = None  # when the provider accepted the message
+
+
+class SendLedger(Protocol):
+    def claim(self, key: str, channel: str, provider: str, content_hash: str) -> LedgerEntry | None:
+        """Insert a pending row and return None, or return the row already there (atomic:
+        of two concurrent claims exactly one gets None)."""
+
+    def record_sent(
+        self, key: str, message_id: str, *, sent_at: datetime, unconfirmed: bool = False
+    ) -> None:
+        """Settle the key (an upsert: a row lost to a release still ends recorded)."""
+
+    def mark_in_doubt(self, key: str) -> None:
+        """The attempt ended and the provider may have the message (pending → in_doubt)."""
+
+    def release(self, key: str) -> None:
+        """The provider certainly does not have it: delete a pending or in_doubt row."""
+
+    def reclaim(self, key: str, claimed_at: datetime, content_hash: str) -> bool:
+        """Take over a pending or in_doubt row whose `claimed_at` is still `claimed_at`
+        (→ pending, new claimed_at and hash); False when another attempt took it first."""
+
+    def get(self, key: str) -> LedgerEntry | None: ...
+
+    def knows(self, message_id: str) -> bool:
+        """Whether some key already recorded this provider id."""
+
+    def entries(self) -> list[LedgerEntry]:
+        """Every row, oldest claim first (tests and ops)."""
+
+    def prune(self, settled_before: datetime) -> int:
+        """Delete settled rows whose sent_at is before the cutoff; returns how many."""
+
+    def stuck(self, claimed_before: datetime) -> list[LedgerEntry]:
+        """Pending or in_doubt rows claimed before the cutoff (housekeeping reports them)."""
+
+
+# ---- voicemail call scripts ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CallScript:
+    token: str
+    account_id: str
+    idempotency_key: str
+    locale: str
+    language: str  # the <Say> language, e.g. fr-FR
+    voice: str  # the <Say> voice, e.g. Polly.Lea
+    text: str
+
+
+class CallScriptStore(Protocol):
+    def save(self, script: CallScript) -> None: ...
+
+    def get(self, token: str) -> CallScript | None: ...
+
+    def prune(self, saved_before: datetime) -> int: ...
+
+
+# ---- SendGrid's `processed` events -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProcessedEmail:
+    idempotency_key: str
+    sg_message_id: str
+    processed_at: datetime  # SendGrid's timestamp of the event
+    sg_event_id: str
+
+
+class EmailEvents(Protocol):
+    """SendGrid posts `processed` (with our custom_args) for every message it accepted: the
+    only way to learn, after a lost answer, whether an email left."""
+
+    def record_processed(self, event: ProcessedEmail) -> None:
+        """Idempotent on sg_event_id (SendGrid retries its posts)."""
+
+    def processed(self, idempotency_key: str) -> ProcessedEmail | None: ...
+
+    def latest_processed_at(self) -> datetime | None:
+        """The newest SendGrid timestamp among every recorded event: evidence of how far the
+        event stream has reported (an email claimed well before it and not reported was not
+        accepted)."""
+
+    def prune(self, processed_before: datetime) -> int: ...
+
+
+# ---- provider rate limits --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reservation:
+    wait: float  # seconds from now until the reserved slot (0 when it is now)
+    reserved: bool  # False: the queue is longer than max_wait and nothing was reserved
+
+
+class RateLimits(Protocol):
+    def reserve(self, key: str, interval: float, *, now: float, max_wait: float) -> Reservation:
+        """Reserve the next slot for `key` (a provider account and sender), one every
+        `interval` seconds across every worker sharing the store. `now` is Unix time."""
+
+
+# ---- accounts: every workflow id ever used ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class AccountRecord:
+    workflow_id: str
+    account_id: str
+    started_at: datetime
+    closed_at: datetime | None = None
+    status: str | None = None  # the final status once closed
+
+
+class AccountRegistry(Protocol):
+    """Temporal forgets a closed workflow after the namespace's retention; this does not, so an
+    account id is never dunned twice."""
+
+    def record_started(self, workflow_id: str, account_id: str, started_at: datetime) -> bool:
+        """True when the id is new; False (nothing changed) when it was recorded before."""
+
+    def record_closed(self, workflow_id: str, status: str, closed_at: datetime) -> None: ...
+
+    def get(self, workflow_id: str) -> AccountRecord | None: ...
+
+
+class Store(Protocol):
+    url: str  # with any password masked
+    dialect: Literal["sqlite", "postgresql"]
+    ledger: SendLedger
+    call_scripts: CallScriptStore
+    email_events: EmailEvents
+    rate_limits: RateLimits
+    accounts: AccountRegistry
+
+    def close(self) -> None: ...
