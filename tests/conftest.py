@@ -35,6 +35,8 @@ from worker import build_worker
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 from workflows.types import AccountInput, AccountView, workflow_id_for
 
+pytest_plugins = ["tests.postgres_server"]  # postgres_server, postgres_url, postgres_database
+
 LADDERS_DIR = PROJECT_ROOT / "config" / "ladders"
 EXAMPLE_LADDER_TEXT = (LADDERS_DIR / "consumer-standard.yaml").read_text(encoding="utf-8")
 # A Monday, 06:00 UTC: 07:00 in Paris, before the 08:00 window opens.
