@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -23,6 +25,9 @@ from intake.accounts_csv import AccountsFileError, read_accounts
 from intake.contact_keys import debtor_contact_keys
 from intake.start import start_account
 from workflows.types import AccountView, workflow_id_for
+
+if TYPE_CHECKING:
+    from store.protocols import Store
 
 
 def ladder_catalog(settings: Settings, ladder: str | None):
@@ -73,7 +78,11 @@ async def connected(settings: Settings, err: Console) -> Client | None:
 async def import_accounts(
     file: Path, ladder: str | None, settings: Settings, out: Console, err: Console
 ) -> int:
-    """0: every row started or already running; 1: some rows refused; 2: unusable input."""
+    """0: every row started or already running; 1: some rows refused; 2: unusable input.
+
+    A row whose workflow id the store's registry records as closed is refused (the id is never
+    reused, even after Temporal has forgotten the workflow); see `intake/start.py`.
+    """
     from datetime import UTC, datetime
 
     try:
@@ -88,35 +97,62 @@ async def import_accounts(
         err.print(f"warning: {warning}", markup=False)
     for problem in parsed.problems:
         err.print(f"{file}:{problem}", markup=False)
-    client = await connected(settings, err)
-    if client is None:
+    store = await opened_store(settings, err)
+    if store is None:
         return 1
     try:
-        await register_search_attributes(client, settings.temporal_namespace)
-    except RPCError as exc:  # e.g. Temporal Cloud: attributes are created in the console
-        err.print(f"warning: could not register search attributes: {exc.message}", markup=False)
-    started = existing = 0
-    with Progress(
-        TextColumn("importing"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=err,
-        transient=True,
-    ) as progress:
-        task = progress.add_task("import", total=len(parsed.accounts))
-        for _, account in parsed.accounts:
-            keys = debtor_contact_keys(settings.link_secret.get_secret_value(), account.debtor)
-            outcome = await start_account(client, account, settings.task_queue, keys)
-            if outcome.started:
-                started += 1
-            else:
-                existing += 1
-            progress.advance(task)
+        client = await connected(settings, err)
+        if client is None:
+            return 1
+        try:
+            await register_search_attributes(client, settings.temporal_namespace)
+        except RPCError as exc:  # e.g. Temporal Cloud: attributes are created in the console
+            err.print(f"warning: could not register search attributes: {exc.message}", markup=False)
+        started = existing = 0
+        closed: list[str] = []
+        with Progress(
+            TextColumn("importing"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=err,
+            transient=True,
+        ) as progress:
+            task = progress.add_task("import", total=len(parsed.accounts))
+            for line, account in parsed.accounts:
+                keys = debtor_contact_keys(settings.link_secret.get_secret_value(), account.debtor)
+                outcome = await start_account(
+                    client, account, settings.task_queue, keys, registry=store.accounts
+                )
+                if outcome.started:
+                    started += 1
+                elif outcome.refused:
+                    closed.append(f"{file}:line {line} ({account.account_id}): {outcome.reason}")
+                else:
+                    existing += 1
+                progress.advance(task)
+    finally:
+        await asyncio.to_thread(store.close)
+    for message in closed:
+        err.print(message, markup=False)
+    refused = len(parsed.problems) + len(closed)
     out.print(
-        f"started {started}, already started {existing}, refused {len(parsed.problems)} "
+        f"started {started}, already started {existing}, refused {refused} "
         f"(of {len(parsed.accounts) + len(parsed.problems)} rows)"
     )
-    return 1 if parsed.problems else 0
+    return 1 if refused else 0
+
+
+async def opened_store(settings: Settings, err: Console) -> Store | None:
+    """The shared store (`DUNNING_DATABASE_URL`), or None with one line saying why."""
+    from store import StoreError, open_store
+
+    try:
+        return await asyncio.to_thread(
+            open_store, settings.store_url, migrate=settings.database_auto_migrate
+        )
+    except StoreError as exc:
+        err.print(f"store: {exc}", markup=False)
+        return None
 
 
 async def fetch_view(client: Client, account_id: str) -> AccountView:

@@ -20,6 +20,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from cli.account_commands import connected, import_accounts
 from config.settings import Settings
+from connection.schedules import ensure_housekeeping_schedule
 from connection.temporal import bundled_binary
 from worker import build_worker
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
@@ -137,6 +138,8 @@ async def run_dev(
                 f"http://localhost:{settings.dev_ui_port}, worker on '{settings.task_queue}', "
                 f"outbox in {settings.outbox_dir}"
             )
+            schedule = await ensure_housekeeping_schedule(env.client, settings)
+            out.print(f"housekeeping schedule {schedule}")
             if import_file is not None:
                 dev_settings = settings.model_copy(
                     update={"temporal_address": f"localhost:{settings.dev_server_port}"}

@@ -18,6 +18,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from cli.db_commands import db_app
+from cli.housekeeping_commands import housekeeping_app
 from config.settings import Settings, SettingsError, load_settings
 
 app = typer.Typer(
@@ -31,6 +33,8 @@ account_app = typer.Typer(help="Look at one account.", no_args_is_help=True)
 app.add_typer(ladder_app, name="ladder")
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(account_app, name="account")
+app.add_typer(db_app, name="db")
+app.add_typer(housekeeping_app, name="housekeeping")
 
 out = Console()
 err = Console(stderr=True, soft_wrap=True)  # one error, one line: scripts grep it

@@ -23,6 +23,7 @@ from pypdf import PdfReader
 from activities.channels.base import OutgoingMessage, Undeliverable
 from activities.channels.files import create_once
 from activities.channels.letters import LAYOUTS, LetterContent, letter_pdf, paper_for, render_letter
+from activities.channels.letters import manifest as manifest_module
 from activities.channels.letters import printer as letters
 from activities.channels.letters.printer import (
     MANIFEST,
@@ -397,3 +398,115 @@ def test_worker_processes_share_one_manifest_without_losing_or_doubling_rows(tmp
     rows = batch_summary(tmp_path, DAY)
     assert sorted(row["account_id"] for row in rows) == [f"A-{n:04d}" for n in range(8)]
     assert len(list((tmp_path / "2038-01-04").glob("*.pdf"))) == 8
+
+
+# --- the manifest is appended, not re-read ---------------------------------------------------
+
+
+class _CountingFile:
+    """A file handle that counts the bytes read through it (flock still sees the real fd)."""
+
+    def __init__(self, handle, counter: list[int]) -> None:
+        self._handle = handle
+        self._counter = counter
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._handle.read(size)
+        self._counter.append(len(data))
+        return data
+
+    def __enter__(self):
+        self._handle.__enter__()
+        return self
+
+    def __exit__(self, *exc_info):
+        return self._handle.__exit__(*exc_info)
+
+    def __getattr__(self, name: str):
+        return getattr(self._handle, name)
+
+
+def _manifest_of(rows: int, directory: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A day's manifest with `rows` rows appended the real way (fsync skipped, for speed)."""
+    batch = directory / DAY.isoformat()
+    batch.mkdir(parents=True)
+    with monkeypatch.context() as patched:
+        patched.setattr(manifest_module.os, "fsync", lambda _fd: None)
+        for n in range(rows):
+            row = {column: f"{column}-{n}" for column in MANIFEST_COLUMNS}
+            row.update(message_id=f"letter-{n:020d}", pages="1")
+            assert letters._record(batch / MANIFEST, row["message_id"], lambda row=row: row)
+    return batch / MANIFEST
+
+
+async def test_a_letter_is_listed_without_reading_the_days_whole_manifest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    manifest = _manifest_of(3000, tmp_path, monkeypatch)
+    assert manifest.stat().st_size > 500_000
+    counted: list[int] = []
+    real_open = open
+    monkeypatch.setattr(
+        manifest_module,
+        "open",
+        lambda *args, **kwargs: _CountingFile(real_open(*args, **kwargs), counted),
+        raising=False,
+    )
+    printer = LetterPrinter(tmp_path, SENDER)
+    first = await printer.deliver(message())
+    again = await printer.deliver(message())
+    assert (first.duplicate, again.duplicate) == (False, True)
+    assert sum(counted) < 100  # a byte at the checkpoint, never the 3000 rows before it
+    rows = batch_summary(tmp_path, DAY)
+    assert len(rows) == 3001 and rows[-1]["message_id"] == first.message_id
+
+
+async def test_a_crash_between_the_row_and_its_marker_does_not_duplicate_the_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    printer = LetterPrinter(tmp_path, SENDER)
+    await printer.deliver(message("k-0", account_id="A-0000"))
+    real_mark = manifest_module._mark
+
+    def crash_before_marking(index: Path, message_ids) -> None:
+        if message_id_for("k-1") in message_ids:
+            raise SystemExit("worker killed after the row was appended")
+        real_mark(index, message_ids)
+
+    monkeypatch.setattr(manifest_module, "_mark", crash_before_marking)
+    with pytest.raises(SystemExit):
+        await printer.deliver(message("k-1", account_id="A-1111"))
+    with pytest.raises(SystemExit):  # a retry sees the row in the tail: it appends nothing
+        await printer.deliver(message("k-1", account_id="A-1111"))
+    assert [row["account_id"] for row in batch_summary(tmp_path, DAY)] == ["A-0000", "A-1111"]
+    monkeypatch.setattr(manifest_module, "_mark", real_mark)
+
+    # Another letter's append marks the unmarked row before moving the checkpoint past it ...
+    await printer.deliver(message("k-2", account_id="A-2222"))
+    # ... so the crashed letter's retry, now behind the checkpoint, is still not listed twice.
+    retry = await printer.deliver(message("k-1", account_id="A-1111"))
+    assert retry.duplicate
+    assert [row["account_id"] for row in batch_summary(tmp_path, DAY)] == [
+        "A-0000",
+        "A-1111",
+        "A-2222",
+    ]
+
+
+async def test_a_lost_checkpoint_costs_one_full_read_and_no_duplicate(tmp_path: Path):
+    printer = LetterPrinter(tmp_path, SENDER)
+    await printer.deliver(message("k-1"))
+    index = tmp_path / DAY.isoformat() / manifest_module.INDEX_DIR
+    (index / manifest_module.CHECKPOINT).write_text("garbage")
+    (index / message_id_for("k-1")).unlink()  # and a marker lost with it
+    assert (await printer.deliver(message("k-1"))).duplicate
+    assert len(batch_summary(tmp_path, DAY)) == 1
+    assert (index / message_id_for("k-1")).exists()
+
+
+def test_a_line_break_in_a_field_stays_on_one_manifest_line(tmp_path: Path):
+    manifest = tmp_path / MANIFEST
+    row = {column: "x" for column in MANIFEST_COLUMNS} | {"account_id": "A\r\n1", "message_id": "m"}
+    assert letters._record(manifest, "m", lambda: row)
+    assert manifest.read_bytes().count(b"\n") == 2  # the header and one row
+    assert [row["account_id"] for row in manifest_rows(tmp_path)] == ["A 1"]

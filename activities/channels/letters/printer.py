@@ -4,14 +4,17 @@
 UTC date of `sent_at`, and appends one row per letter to that day's `manifest.csv`. The mail
 house picks up a day's directory, prints every PDF the manifest lists and mails it in a window
 envelope; the manifest tells it the paper, the page count and the address without opening a PDF.
+The hidden `.manifest-index/` beside the manifest is ours (see `manifest.py`): the mail house
+ignores it.
 
 Idempotency, as for the other transports, is on the idempotency key:
 - The PDF is created atomically (temp file, then `os.link`, which fails if the name exists), so
   a retried activity or a second worker never writes a letter twice, and the mail house never
   sees a half-written PDF under a final name.
 - The manifest row is appended under an exclusive `flock`, after checking under that lock that
-  the message is not listed yet. A retry after a crash between the PDF and its row therefore
-  adds the missing row, and exactly one.
+  the message is not listed yet — a marker file per message id, not a read of the day's
+  manifest (`manifest.py`). A retry after a crash between the PDF and its row therefore adds
+  the missing row, and exactly one.
 - The PDF is on disk (fsynced) before its row is written, so no row names a missing file.
 """
 
@@ -21,7 +24,6 @@ import asyncio
 import csv
 import fcntl
 import io
-import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,7 +35,7 @@ from babel import Locale
 from babel.dates import format_date
 
 from activities.channels.base import Delivery, OutgoingMessage, Undeliverable
-from activities.channels.files import create_once, fsync_directory, key_digest, safe_name
+from activities.channels.files import create_once, key_digest, safe_name
 from activities.channels.letters import (
     LAYOUTS,
     LetterContent,
@@ -42,6 +44,7 @@ from activities.channels.letters import (
     paper_for,
     render_letter,
 )
+from activities.channels.letters.manifest import append_once
 from activities.render import babel_locale
 
 PROVIDER = "letters"
@@ -219,36 +222,12 @@ def manifest_row(
 
 
 def _record(manifest: Path, message_id: str, make_row: Callable[[], dict[str, Any]]) -> bool:
-    """Append the message's manifest row unless it is there already; True when appended.
+    """Append the message's manifest row unless it is listed already; True when appended.
 
-    Every step runs under an exclusive `flock` on the manifest, so workers in other processes
-    neither interleave rows nor both add the same one. A row torn by a crash mid-write (no
-    final newline) is cut off first: it belongs to an attempt whose retry writes it whole.
+    Exactly once across crashes and worker processes, reading only what was appended since the
+    last letter (see `manifest.py`).
     """
-    with open(manifest, "a+b") as handle:  # O_APPEND: every write goes to the end
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        handle.seek(0)
-        data = handle.read()
-        if data and not data.endswith(b"\n"):
-            data = data[: data.rfind(b"\n") + 1]
-            handle.truncate(len(data))
-        if data and message_id in _listed_ids(data):
-            return False
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=MANIFEST_COLUMNS)
-        if not data:
-            writer.writeheader()
-        writer.writerow(make_row())
-        handle.write(out.getvalue().encode("utf-8"))
-        handle.flush()
-        os.fsync(handle.fileno())
-    if not data:
-        fsync_directory(manifest.parent)
-    return True
-
-
-def _listed_ids(data: bytes) -> set[str]:
-    return {row.get("message_id", "") for row in csv.DictReader(io.StringIO(data.decode()))}
+    return append_once(manifest, MANIFEST_COLUMNS, message_id, make_row)
 
 
 def batch_summary(directory: Path, day: date) -> list[dict[str, Any]]:
