@@ -102,6 +102,7 @@ async def test_file_outbox_file_is_json_with_every_message_field(tmp_path: Path)
         "jurisdiction": "",
         "recipient_name": "",
         "postal_lines": [],
+        "not_after": None,
     }
     # Non-ASCII kept readable in the file (ensure_ascii=False).
     assert "à régler" in path.read_text(encoding="utf-8")
