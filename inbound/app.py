@@ -8,7 +8,8 @@ Routes (stable: provider consoles and scripts point at them), one router per sen
     POST /twilio/voice      the voicemail call's TwiML (after answering-machine detection) and
                             its one-key menu → conversation / promise / reply / opt_out
     POST /sendgrid/inbound  Inbound Parse (email replies) → reply event
-    POST /sendgrid/events   Event Webhook → delivery_failed / opt_out for email
+    POST /sendgrid/events   Event Webhook → delivery_failed / opt_out for email; `processed`
+                            events recorded in the store (emails in doubt reconcile with them)
     POST /payments          signed payment notices → payment event
     GET|POST /unsubscribe/{token}  one-click unsubscribe from the List-Unsubscribe header
     GET  /healthz           200 when Temporal answers, else 503
@@ -26,19 +27,19 @@ Rules every route keeps:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse, Response
 
-from activities.channels.twilio.call_scripts import CallScriptStore
 from config.settings import Settings
 from inbound.accounts import AccountGateway, AccountsUnavailable
 from inbound.body_limit import BodyLimit
-from inbound.context import WebhookContext
+from inbound.context import WebhookContext, WebhookStore
 from inbound.routes import health, payments, sendgrid, twilio, unsubscribe
 from inbound.security import Refused
 
@@ -50,12 +51,30 @@ ROUTERS = (health.router, twilio.router, sendgrid.router, payments.router, unsub
 def create_app(
     settings: Settings,
     accounts: AccountGateway,
-    scripts: CallScriptStore,
+    store: WebhookStore,
     *,
     clock: Callable[[], float] = time.time,
+    close_store: Callable[[], None] | None = None,
 ) -> FastAPI:
-    app = FastAPI(title="dunning webhooks", docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.webhooks = WebhookContext(settings, accounts, scripts, clock)
+    """The application over `store` (the workers' shared store, `store.open_store`).
+    `close_store` is called when the server shuts down, by the caller that opened the store."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            if close_store is not None:
+                close_store()
+
+    app = FastAPI(
+        title="dunning webhooks",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        lifespan=lifespan,
+    )
+    app.state.webhooks = WebhookContext(settings, accounts, store, clock)
     app.add_exception_handler(Refused, _refused)
     app.add_exception_handler(AccountsUnavailable, _unavailable)
     app.add_exception_handler(RequestValidationError, _invalid)

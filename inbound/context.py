@@ -1,5 +1,6 @@
-"""What every route of the webhook server shares: the settings, the way to accounts, the call
-scripts, the clock, and applying an event with the log line that goes with it.
+"""What every route of the webhook server shares: the settings, the way to accounts, the shared
+store (call scripts to read, SendGrid's `processed` events to write), the clock, and applying
+an event with the log line that goes with it.
 
 One `WebhookContext` per application, kept in `app.state`; routes and signature checks get it
 as a FastAPI dependency (`Depends(webhook_context)`).
@@ -12,13 +13,14 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 
 from fastapi import Request
 
-from activities.channels.twilio.call_scripts import CallScript, CallScriptStore
 from config.settings import Settings
 from inbound.accounts import AccountGateway, UnknownAccount
 from inbound.answers import answer_text, twiml_message
+from store.protocols import CallScript, CallScriptStore, EmailEvents, ProcessedEmail
 from workflows.types import AccountEvent, AccountView, EventResult
 
 log = logging.getLogger("dunning.webhooks")
@@ -27,11 +29,23 @@ TWIML = "application/xml"
 MAX_REPLY_CHARS = 2000  # a reply (SMS or email) is cut to this many characters
 
 
+class WebhookStore(Protocol):
+    """The part of the shared store the webhook server uses (a `store.Store` is one). It must
+    be the workers' store: they save the call scripts Twilio fetches here, and reconcile
+    emails in doubt against the `processed` events recorded here."""
+
+    @property
+    def call_scripts(self) -> CallScriptStore: ...
+
+    @property
+    def email_events(self) -> EmailEvents: ...
+
+
 @dataclass(frozen=True)
 class WebhookContext:
     settings: Settings
     accounts: AccountGateway
-    scripts: CallScriptStore
+    store: WebhookStore
     clock: Callable[[], float]
 
     async def apply(self, account_id: str, event: AccountEvent) -> EventResult | None:
@@ -56,7 +70,13 @@ class WebhookContext:
 
     async def call_script(self, token: str) -> CallScript | None:
         """The stored script of a voicemail call (a database read: off the event loop)."""
-        return await asyncio.to_thread(self.scripts.get, token)
+        return await asyncio.to_thread(self.store.call_scripts.get, token)
+
+    async def record_processed(self, events: list[ProcessedEmail]) -> None:
+        """SendGrid accepted these emails: what a worker with an email in doubt looks for
+        (database writes: off the event loop; idempotent, SendGrid retries its posts)."""
+        if events:
+            await asyncio.to_thread(_record_all, self.store.email_events, events)
 
     async def several_accounts(self, views: list[AccountView], event: AccountEvent) -> str:
         """One sender, several open accounts: an opt-out is about the number (or address), so
@@ -78,3 +98,8 @@ class WebhookContext:
 
 def webhook_context(request: Request) -> WebhookContext:
     return request.app.state.webhooks
+
+
+def _record_all(store: EmailEvents, events: list[ProcessedEmail]) -> None:
+    for event in events:
+        store.record_processed(event)

@@ -9,16 +9,19 @@ import logging
 import uvicorn
 from fastapi import FastAPI
 
-from activities.channels.twilio.call_scripts import SqliteCallScripts
 from config.settings import Settings
 from connection.temporal import connect
 from inbound.accounts import TemporalAccounts
 from inbound.app import create_app
+from store import open_store
 
 
 def webhook_app(settings: Settings) -> FastAPI:
+    """The application over the workers' shared store (call scripts, SendGrid's events),
+    closed when the server shuts down."""
     accounts = TemporalAccounts(lambda: connect(settings), settings.link_secret.get_secret_value())
-    return create_app(settings, accounts, SqliteCallScripts(settings.ledger_path))
+    store = open_store(settings.store_url, migrate=settings.database_auto_migrate)
+    return create_app(settings, accounts, store, close_store=store.close)
 
 
 class EmbeddedServer(uvicorn.Server):

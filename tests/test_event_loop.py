@@ -13,8 +13,10 @@ import asyncio
 import time
 from collections.abc import Awaitable
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, TypeVar
 
 import pytest
@@ -25,15 +27,15 @@ import activities.channels.letters.printer
 import activities.channels.outbox
 from activities.account_activities import AccountActivities
 from activities.channels.base import OutgoingMessage
-from activities.channels.ledger import SqliteSendLedger
 from activities.channels.letters.printer import LetterPrinter
-from activities.channels.live import LiveTransport
+from activities.channels.live import LiveTransport, MemoryRateLimits, Throttle
 from activities.channels.outbox import FileOutbox, MemoryOutbox
 from activities.channels.twilio.call_scripts import CallScript, MemoryCallScripts
 from activities.channels.twilio.send import TwilioVoicemail
 from config.ladder import Channel
 from config.settings import Settings
 from inbound.context import WebhookContext
+from store import ProcessedEmail, Reservation, open_store
 from tests.conftest import MONDAY, account
 from tests.test_send_ledger import message
 from worker import renderer_for
@@ -83,7 +85,7 @@ def email_request() -> SendRequest:
     return send_request(
         account(MONDAY),
         idempotency_key="dunning-T-1/courtesy-email/email/1",
-        at=MONDAY,
+        at=MONDAY + timedelta(hours=3),  # 10:00 in Paris: inside the contact window
         balance=Decimal("120.50"),
         days_past_due=1,
         step="courtesy-email",
@@ -156,19 +158,27 @@ async def test_exporting_a_handoff_does_not_block_the_loop(settings, tmp_path, m
     assert ticks >= ENOUGH and path.endswith("A-1.json")
 
 
-class SlowLedger(SqliteSendLedger):
+class SlowLedger:
+    """The store's ledger, with a slow claim and a slow record."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
     def claim(self, *args: Any) -> Any:
         time.sleep(BLOCK)
-        return super().claim(*args)
+        return self.inner.claim(*args)
 
     def record_sent(self, *args: Any, **kwargs: Any) -> None:
         time.sleep(BLOCK)
-        super().record_sent(*args, **kwargs)
+        self.inner.record_sent(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
 
 
 class Sender:
     provider = "twilio"
-    throttle_key = "twilio-sms:+15005550006"
+    throttle_key = "twilio:AC1:sms:+15005550006"
 
     def __init__(self) -> None:
         self.sent: list[str] = []
@@ -177,7 +187,7 @@ class Sender:
         self.sent.append(message.idempotency_key)
         return f"SM{len(self.sent):032d}"
 
-    async def find_sent(self, message: OutgoingMessage, since: Any) -> list[str]:
+    async def find_sent(self, message: OutgoingMessage, claim: Any, now: Any) -> list[Any]:
         return []
 
 
@@ -185,7 +195,7 @@ def live(tmp_path: Path, sender: Sender) -> LiveTransport:
     return LiveTransport(
         senders={Channel.SMS: sender},
         rates={Channel.SMS: 1000.0},
-        ledger=SlowLedger(tmp_path / "ledger.sqlite3"),
+        ledger=SlowLedger(open_store(f"sqlite:///{tmp_path}/store.sqlite3").ledger),
     )
 
 
@@ -210,6 +220,19 @@ async def test_a_send_cancelled_while_claiming_gives_the_claim_back(tmp_path):
         await attempt
     assert sender.sent == []
     assert transport.ledger.get(sms().idempotency_key) is None
+
+
+class SlowRateLimits(MemoryRateLimits):
+    def reserve(self, key: str, interval: float, *, now: float, max_wait: float) -> Reservation:
+        time.sleep(BLOCK)
+        return super().reserve(key, interval, now=now, max_wait=max_wait)
+
+
+async def test_reserving_a_rate_limit_slot_does_not_block_the_loop():
+    """The shared rate limits are a database transaction: off the loop like the ledger."""
+    throttle = Throttle(SlowRateLimits())
+    _, ticks = await ticks_during(throttle.wait("twilio:AC1:sms:+15005550006", 1000.0))
+    assert ticks >= ENOUGH
 
 
 class SlowScripts(MemoryCallScripts):
@@ -269,9 +292,28 @@ async def test_printing_a_letter_does_not_block_the_loop(tmp_path, monkeypatch):
     assert ticks >= ENOUGH and not delivery.duplicate
 
 
+class SlowEvents:
+    def __init__(self) -> None:
+        self.recorded: list[ProcessedEmail] = []
+
+    def record_processed(self, event: ProcessedEmail) -> None:
+        time.sleep(BLOCK)
+        self.recorded.append(event)
+
+
 async def test_the_webhook_server_reads_call_scripts_off_the_loop(settings):
     scripts = SlowScripts()
     scripts.scripts["tok"] = CallScript("tok", "A-1", "k", "en", "en-US", "Polly.Joanna", "Hi")
-    context = WebhookContext(settings, accounts=None, scripts=scripts, clock=time.time)  # type: ignore[arg-type]
+    store = SimpleNamespace(call_scripts=scripts, email_events=None)
+    context = WebhookContext(settings, accounts=None, store=store, clock=time.time)  # type: ignore[arg-type]
     script, ticks = await ticks_during(context.call_script("tok"))
     assert ticks >= ENOUGH and script is not None and script.account_id == "A-1"
+
+
+async def test_the_webhook_server_records_sendgrid_events_off_the_loop(settings):
+    events = SlowEvents()
+    store = SimpleNamespace(call_scripts=None, email_events=events)
+    context = WebhookContext(settings, accounts=None, store=store, clock=time.time)  # type: ignore[arg-type]
+    processed = ProcessedEmail("k", "sg-1", datetime.now(UTC), "ev-1")
+    _, ticks = await ticks_during(context.record_processed([processed]))
+    assert ticks >= ENOUGH and events.recorded == [processed]

@@ -20,11 +20,12 @@ from activities.channels.base import (
     Undeliverable,
 )
 from activities.channels.live import LiveTransport, Throttle
-from activities.channels.twilio.call_scripts import SqliteCallScripts
+from activities.channels.sendgrid.webhooks import processed_email
 from activities.channels.twilio.send import call_token
 from activities.channels.unsubscribe import read_unsubscribe_token
 from config.ladder import Channel
 from config.settings import load_settings
+from store import open_store
 from tests.fakes.live import ACCOUNT_SID, FROM, LINK_SECRET, live_settings
 from tests.fakes.provider_spec import spec_problems
 from tests.fakes.providers import FakeProviders
@@ -132,13 +133,31 @@ async def test_bad_sendgrid_credentials_stop_email_but_not_sms(fake, tmp_path):
     assert len(fake.messages) == 1
 
 
-async def test_an_email_lost_after_sendgrid_accepted_it_is_not_sent_again(fake, tmp_path):
+async def test_an_email_lost_after_sendgrid_accepted_it_is_found_by_its_processed_event(
+    fake, tmp_path
+):
     live = transport(fake, tmp_path)
-    live.lease = timedelta(0)
     fake.drop_next(provider="sendgrid", after_processing=True)
     with pytest.raises(ProviderUnavailable) as caught:
         await live.deliver(message(Channel.EMAIL, "claire@example.org"))
     assert caught.value.maybe_sent
+    store = open_store(live_settings(fake, tmp_path).store_url)
+    assert store.ledger.get("dunning-A-1/step/1").state == "in_doubt"
+    with pytest.raises(ProviderUnavailable):  # SendGrid's event is not in yet: wait for it
+        await live.deliver(message(Channel.EMAIL, "claire@example.org"))
+    [event] = fake.sendgrid_processed_events()  # the webhook server records it
+    store.email_events.record_processed(processed_email(event))
+    again = await live.deliver(message(Channel.EMAIL, "claire@example.org"))
+    assert again.duplicate and not again.unconfirmed
+    assert again.message_id.startswith(fake.email_message_ids[0])
+    assert len(fake.emails) == 1
+
+
+async def test_an_email_in_doubt_without_any_event_is_unconfirmed_not_sent_again(fake, tmp_path):
+    live = transport(fake, tmp_path, sendgrid_processed_wait_seconds=0)
+    fake.drop_next(provider="sendgrid", after_processing=True)
+    with pytest.raises(ProviderUnavailable):
+        await live.deliver(message(Channel.EMAIL, "claire@example.org"))
     again = await live.deliver(message(Channel.EMAIL, "claire@example.org"))
     assert again.unconfirmed and again.duplicate
     assert len(fake.emails) == 1
@@ -239,7 +258,7 @@ async def test_voicemail_is_a_call_that_waits_for_the_greeting_to_end(fake, tmp_
     assert request.form_value("Url") == f"https://dunning.example.org/twilio/voice?call={token}"
     assert request.form["StatusCallbackEvent"] == ["answered", "completed"]
     assert delivery.message_id == fake.calls[0]["sid"]
-    script = SqliteCallScripts(tmp_path / "send-ledger.sqlite3").get(token)
+    script = open_store(live_settings(fake, tmp_path).store_url).call_scripts.get(token)
     assert script.account_id == "A-1" and script.text == voicemail.text
     assert (script.language, script.voice) == ("es-US", "Polly.Lupe")  # a us ladder
     assert "Claire" not in request.raw.decode()  # no debtor data in Twilio's call log

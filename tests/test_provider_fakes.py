@@ -27,6 +27,7 @@ import pytest
 import requests
 from python_http_client.exceptions import (
     BadRequestsError,
+    HTTPError,
     NotFoundError,
     TooManyRequestsError,
     UnauthorizedError,
@@ -437,6 +438,37 @@ def test_dropped_connection_after_the_send(fake: FakeProviders, twilio: Client) 
     assert len(fake.messages) == 1
 
 
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_twilio_can_create_a_message_and_still_answer_5xx(
+    fake: FakeProviders, twilio: Client, status: int
+) -> None:
+    """Twilio's front end failing after the back end took the message: really sent."""
+    fake.fail_next(provider="twilio", status=status, method="POST", after_processing=True)
+    with pytest.raises(TwilioRestException) as failed:
+        twilio.messages.create(to=TO, from_=FROM, body="Hi")
+    assert failed.value.status == status
+    assert fake.requests[0].response_status == status
+    assert [m.sid for m in twilio.messages.list(to=TO)] == [fake.messages[0]["sid"]]
+    assert twilio.messages.create(to=TO, from_=FROM, body="Again").status == "queued"
+
+
+def test_twilio_can_place_a_call_and_still_answer_5xx(fake: FakeProviders, twilio: Client) -> None:
+    fake.fail_next(provider="twilio", status=502, method="POST", after_processing=True)
+    with pytest.raises(TwilioRestException) as failed:
+        twilio.calls.create(to=TO, from_=FROM, url="https://hooks.example.org/twilio/voice")
+    assert failed.value.status == 502
+    assert [c.sid for c in twilio.calls.list(to=TO)] == [fake.calls[0]["sid"]]
+
+
+def test_a_refused_request_failed_after_processing_created_nothing(
+    fake: FakeProviders, twilio: Client
+) -> None:
+    fake.fail_next(provider="twilio", status=500, after_processing=True)
+    with pytest.raises(TwilioRestException) as failed:
+        twilio.messages.create(to="not-a-number", from_=FROM, body="Hi")
+    assert failed.value.status == 500 and fake.messages == []
+
+
 # -- SendGrid ----------------------------------------------------------------------------------
 
 
@@ -547,6 +579,37 @@ def test_sendgrid_injected_429(fake: FakeProviders, sendgrid: SendGridAPIClient)
         "errors": [{"field": None, "message": "too many requests"}]
     }
     assert sendgrid.send(a_mail()).status_code == 202
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_sendgrid_can_accept_an_email_and_still_answer_5xx(
+    fake: FakeProviders, sendgrid: SendGridAPIClient, status: int
+) -> None:
+    fake.fail_next(provider="sendgrid", status=status, after_processing=True)
+    with pytest.raises(HTTPError) as failed:
+        sendgrid.send(a_mail())
+    assert failed.value.status_code == status
+    assert len(fake.emails) == 1  # accepted all the same: SendGrid will report it processed
+    [error] = json.loads(failed.value.body)["errors"]  # the spec's ErrorResponse
+    assert isinstance(error["message"], str) and error["message"]
+    [event] = fake.sendgrid_processed_events()
+    assert event["idempotency_key"] == "A-1001:reminder-1:1"
+
+
+def test_sendgrid_processed_events_are_shaped_like_the_event_webhooks(
+    fake: FakeProviders, sendgrid: SendGridAPIClient
+) -> None:
+    """Per SendGrid's Event Webhook reference: one `processed` per recipient, Unix
+    `timestamp`, `sg_message_id` starting with the X-Message-Id, custom args at the top."""
+    sendgrid.send(a_mail())
+    [event] = events = fake.sendgrid_processed_events()
+    assert event["event"] == "processed" and event["email"] == "claire@example.org"
+    assert event["timestamp"] == int(NOW.timestamp())
+    assert event["sg_message_id"].startswith(fake.email_message_ids[0] + ".")
+    assert (event["account_id"], event["idempotency_key"]) == ("A-1001", "A-1001:reminder-1:1")
+    assert event["category"] == ["step:reminder-1", "ladder:consumer-standard"]
+    assert isinstance(event["sg_event_id"], str) and event["sg_event_id"]
+    assert fake.sendgrid_processed_events() == events  # a repeated post carries the same ids
 
 
 def test_sendgrid_unknown_path(fake: FakeProviders, sendgrid: SendGridAPIClient) -> None:

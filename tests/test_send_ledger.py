@@ -3,7 +3,8 @@
 The crash is tested on both sides of the one window that remains: before the provider call (the
 claim exists, nothing was sent: a retry sends once) and after it (the provider took the message,
 the result was never recorded: a retry finds it, or, when the provider cannot tell, treats it as
-sent and never sends twice).
+sent and never sends twice). The ledger is the shared store's (SQLite here); the faults against
+the real SDKs and the fake providers are in `test_send_faults.py`.
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ from activities.channels.base import (
     ProviderUnavailable,
     Undeliverable,
 )
-from activities.channels.ledger import SqliteSendLedger
+from activities.channels.ledger import LedgerEntry, claim_hash
 from activities.channels.live import LiveTransport, Throttle
-from activities.channels.reconcile import Lookup
+from activities.channels.reconcile import Found, Lookup, Reconciled
 from config.ladder import Channel
+from store import open_store
 
 T0 = datetime(2038, 1, 4, 9, 0, tzinfo=UTC)
 
@@ -42,7 +44,7 @@ class ScriptedSender:
     """A provider: answers from a script, remembers what it accepted."""
 
     provider: str = "twilio"
-    throttle_key: str = "twilio-sms:+15005550006"
+    throttle_key: str = "twilio:AC1:sms:+15005550006"
     failures: list[Exception] = field(default_factory=list)
     accepted: dict[str, str] = field(default_factory=dict)
     calls: int = 0
@@ -61,12 +63,14 @@ class ScriptedSender:
             raise SystemExit("worker killed after the provider accepted")
         return sid
 
-    async def find_sent(self, message: OutgoingMessage, since: datetime) -> list[str] | Lookup:
+    async def find_sent(
+        self, message: OutgoingMessage, claim: LedgerEntry, now: datetime
+    ) -> Reconciled:
         """Like a call list: every send to the number, whoever it was for."""
         self.lookups += 1
         if not self.can_look_up:
             return Lookup.UNKNOWN
-        return list(self.accepted.values())
+        return [Found(sid, T0) for sid in self.accepted.values()]
 
 
 def message(key: str = "dunning-A-1/sms-reminder/sms/1") -> OutgoingMessage:
@@ -88,14 +92,23 @@ def clock() -> Clock:
     return Clock()
 
 
+def ledger(tmp_path: Path, clock: Clock):
+    return open_store(f"sqlite:///{tmp_path}/store.sqlite3", clock=clock).ledger
+
+
 def transport(tmp_path: Path, sender: ScriptedSender, clock: Clock) -> LiveTransport:
     return LiveTransport(
         senders={Channel.SMS: sender},
         rates={Channel.SMS: 1000.0},
-        ledger=SqliteSendLedger(tmp_path / "ledger.sqlite3", clock=clock),
+        ledger=ledger(tmp_path, clock),
         lease=timedelta(minutes=2),
         clock=clock,
     )
+
+
+def claim(live: LiveTransport, sent: OutgoingMessage) -> None:
+    """An attempt's claim, as `deliver` takes it (then the attempt died)."""
+    assert live.ledger.claim(sent.idempotency_key, "sms", "twilio", claim_hash(sent)) is None
 
 
 async def test_a_retry_after_success_returns_the_recorded_result(tmp_path, clock):
@@ -119,7 +132,7 @@ async def test_crash_before_the_provider_call_sends_once_on_retry(tmp_path, cloc
     """The claim was written, then the worker died: the provider has nothing."""
     sender = ScriptedSender()
     live = transport(tmp_path, sender, clock)
-    assert live.ledger.claim(message().idempotency_key, "sms", "twilio") is None
+    claim(live, message())
     clock.now += timedelta(minutes=5)  # the lease of the dead attempt has run out
     delivery = await live.deliver(message())
     assert not delivery.duplicate
@@ -156,7 +169,7 @@ async def test_crash_after_accepting_when_the_provider_cannot_tell_is_not_resent
 async def test_an_attempt_that_may_still_be_running_makes_the_next_one_wait(tmp_path, clock):
     sender = ScriptedSender()
     live = transport(tmp_path, sender, clock)
-    live.ledger.claim(message().idempotency_key, "sms", "twilio")
+    claim(live, message())
     clock.now += timedelta(seconds=30)
     with pytest.raises(ProviderUnavailable) as waiting:
         await live.deliver(message())
@@ -164,7 +177,9 @@ async def test_an_attempt_that_may_still_be_running_makes_the_next_one_wait(tmp_
     assert sender.calls == 0 and sender.lookups == 0
 
 
-async def test_a_read_timeout_keeps_the_claim_and_a_refused_connection_releases_it(tmp_path, clock):
+async def test_a_read_timeout_puts_the_claim_in_doubt_and_a_refused_connection_releases_it(
+    tmp_path, clock
+):
     sender = ScriptedSender(
         failures=[
             ProviderUnavailable("connection refused"),
@@ -177,7 +192,9 @@ async def test_a_read_timeout_keeps_the_claim_and_a_refused_connection_releases_
     assert live.ledger.get(message().idempotency_key) is None  # released: safe to send again
     with pytest.raises(ProviderUnavailable):
         await live.deliver(message())
-    assert live.ledger.get(message().idempotency_key).state == "pending"
+    assert live.ledger.get(message().idempotency_key).state == "in_doubt"
+    delivery = await live.deliver(message())  # no lease to wait for: the attempt ended
+    assert not delivery.duplicate and sender.lookups == 1 and sender.calls == 3
 
 
 @pytest.mark.parametrize(
@@ -212,12 +229,13 @@ async def test_rejected_credentials_stop_further_sends_on_that_provider(tmp_path
 
 
 async def test_two_stale_attempts_cannot_both_take_over(tmp_path, clock):
-    ledger = SqliteSendLedger(tmp_path / "ledger.sqlite3", clock=clock)
-    ledger.claim("k", "sms", "twilio")
-    stale = ledger.get("k").claimed_at
+    sends = ledger(tmp_path, clock)
+    sends.claim("k", "sms", "twilio", "hash-1")
+    stale = sends.get("k").claimed_at
     clock.now += timedelta(minutes=5)
-    assert ledger.reclaim("k", stale) is True
-    assert ledger.reclaim("k", stale) is False
+    assert sends.reclaim("k", stale, "hash-2") is True
+    assert sends.reclaim("k", stale, "hash-3") is False
+    assert sends.get("k").content_hash == "hash-2"
 
 
 async def test_the_throttle_spaces_sends_per_sender():
@@ -230,8 +248,8 @@ async def test_the_throttle_spaces_sends_per_sender():
 
     throttle = Throttle(clock=lambda: now[0], sleep=sleep)
     for _ in range(3):
-        await throttle.wait("twilio-sms:+15005550006", 1.0)
-    await throttle.wait("twilio-sms:+15005550007", 1.0)  # another long code: its own pace
+        await throttle.wait("twilio:AC1:sms:+15005550006", 1.0)
+    await throttle.wait("twilio:AC1:sms:+15005550007", 1.0)  # another long code: its own pace
     assert slept == [1.0, 1.0]
 
 
@@ -258,7 +276,7 @@ async def test_a_send_already_recorded_for_another_key_is_not_taken_as_ours(tmp_
     live = transport(tmp_path, sender, clock)
     await live.deliver(message("dunning-A/voicemail/voicemail/1"))  # A's call, recorded
     b = message("dunning-B/voicemail/voicemail/1")
-    live.ledger.claim(b.idempotency_key, "sms", "twilio")  # B's attempt died before calling
+    claim(live, b)  # B's attempt died before calling
     clock.now += timedelta(minutes=5)
     delivery = await live.deliver(b)
     assert not delivery.duplicate and sender.calls == 2  # B's call placed, not A's borrowed
@@ -267,7 +285,7 @@ async def test_a_send_already_recorded_for_another_key_is_not_taken_as_ours(tmp_
 async def test_two_unrecorded_candidates_cannot_be_told_apart(tmp_path, clock):
     sender = ScriptedSender(accepted={"x": "CA1", "y": "CA2"})
     live = transport(tmp_path, sender, clock)
-    live.ledger.claim(message().idempotency_key, "sms", "twilio")
+    claim(live, message())
     clock.now += timedelta(minutes=5)
     delivery = await live.deliver(message())
     assert delivery.unconfirmed and sender.calls == 0
@@ -281,16 +299,16 @@ async def test_a_long_queue_at_one_sender_is_handed_back_to_temporal():
 
     throttle = Throttle(clock=lambda: now[0], sleep=sleep, max_wait=2.0)
     for _ in range(3):
-        await throttle.wait("twilio-sms:+15005550006", 1.0)
+        await throttle.wait("twilio:AC1:sms:+15005550006", 1.0)
     now[0] = 2.0
-    await throttle.wait("twilio-sms:+15005550006", 1.0)  # due at 3: a 1 s wait is fine
+    await throttle.wait("twilio:AC1:sms:+15005550006", 1.0)  # due at 3: a 1 s wait is fine
     now[0] = 0.5  # a burst: the next slot (4.0) is 3.5 s away
     with pytest.raises(ProviderUnavailable) as busy:
-        await throttle.wait("twilio-sms:+15005550006", 1.0)
+        await throttle.wait("twilio:AC1:sms:+15005550006", 1.0)
     assert busy.value.retry_after == pytest.approx(3.5)
 
 
 def test_the_ledger_records_even_a_row_released_meanwhile(tmp_path, clock):
-    ledger = SqliteSendLedger(tmp_path / "ledger.sqlite3", clock=clock)
-    ledger.record_sent("k", "SM1")
-    assert ledger.get("k").state == "sent" and ledger.knows("SM1")
+    sends = ledger(tmp_path, clock)
+    sends.record_sent("k", "SM1", sent_at=T0)
+    assert sends.get("k").state == "sent" and sends.knows("SM1")

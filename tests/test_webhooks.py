@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from types import SimpleNamespace
 from urllib.parse import urlencode
 
 import httpx
@@ -29,7 +30,7 @@ from twilio.request_validator import RequestValidator
 
 from activities.channels.sendgrid.email_text import reply_text
 from activities.channels.sendgrid.signatures import sendgrid_valid
-from activities.channels.twilio.call_scripts import CallScript, MemoryCallScripts
+from activities.channels.twilio.call_scripts import CallScript
 from activities.channels.twilio.signatures import twilio_valid
 from activities.channels.unsubscribe import unsubscribe_token
 from activities.replies import classify_reply
@@ -39,6 +40,7 @@ from inbound.accounts import AccountsUnavailable, UnknownAccount
 from inbound.app import create_app
 from inbound.security import payment_signature
 from intake.contact_keys import normalise_email, normalise_phone
+from store import SqlStore, open_store
 from workflows.types import AccountEvent, AccountView, EventResult, Status
 
 PUBLIC = "https://hooks.example.org"
@@ -140,9 +142,10 @@ def accounts() -> MemoryAccounts:
 
 
 @pytest.fixture
-def scripts() -> MemoryCallScripts:
-    store = MemoryCallScripts()
-    store.save(
+def store(tmp_path) -> SqlStore:
+    """The shared store the workers write call scripts to and read SendGrid's events from."""
+    store = open_store(f"sqlite:///{tmp_path}/store.sqlite3")
+    store.call_scripts.save(
         CallScript(
             token="tok1",
             account_id="A-1",
@@ -157,7 +160,7 @@ def scripts() -> MemoryCallScripts:
 
 
 @pytest.fixture
-def app(accounts, scripts):
+def app(accounts, store):
     settings = load_settings(
         public_base_url=PUBLIC,
         twilio_auth_token=TOKEN,
@@ -167,7 +170,7 @@ def app(accounts, scripts):
         webhook_max_body_bytes=8192,
         inbound_email_max_bytes=65536,
     )
-    return create_app(settings, accounts, scripts, clock=lambda: NOW.timestamp())
+    return create_app(settings, accounts, store, clock=lambda: NOW.timestamp())
 
 
 @pytest.fixture
@@ -475,6 +478,57 @@ async def test_sendgrid_bounces_and_unsubscribes_become_events(http, accounts):
     assert again.status_code == 200 and len(accounts.applied) == 3
 
 
+def processed(event_id: str, key: str | None = "dunning-A-1/courtesy-email/email/1", **more):
+    event = {
+        "event": "processed",
+        "email": "claire@example.org",
+        "timestamp": int(NOW.timestamp()),
+        "smtp-id": "<14c5d75ce93.dfd.64b469@ismtpd-555>",
+        "sg_event_id": event_id,
+        "sg_message_id": "14c5d75ce93.dfd.64b469.filter0001.16648.5515E0B88.0",
+        "account_id": "A-1",
+        **more,
+    }
+    if key is not None:
+        event["idempotency_key"] = key
+    return event
+
+
+async def test_processed_events_are_recorded_for_the_send_ledger(http, accounts, store):
+    """SendGrid's word that it accepted an email: what a worker with that email in doubt
+    looks for. Nothing is applied to the account (it is not an account event)."""
+    events = [
+        processed("p1"),
+        processed("p2", key=None),  # not one of ours
+        processed("p3", key="dunning-A-1/other/email/1", timestamp="yesterday"),  # malformed
+        {"event": "delivered", "sg_event_id": "d1", "idempotency_key": "k", "timestamp": 1},
+    ]
+    answer = await http.post("/sendgrid/events", **sendgrid_signed(events))
+    assert answer.status_code == 200 and accounts.applied == []
+    found = store.email_events.processed("dunning-A-1/courtesy-email/email/1")
+    assert found is not None and found.processed_at == NOW and found.sg_event_id == "p1"
+    assert found.sg_message_id == "14c5d75ce93.dfd.64b469.filter0001.16648.5515E0B88.0"
+    assert store.email_events.processed("dunning-A-1/other/email/1") is None
+    assert store.email_events.processed("k") is None
+    again = await http.post("/sendgrid/events", **sendgrid_signed(events))  # SendGrid retried
+    assert again.status_code == 200 and store.email_events.latest_processed_at() == NOW
+
+
+async def test_a_store_that_cannot_record_processed_events_is_not_acknowledged(accounts, store):
+    class Down:
+        def record_processed(self, event):
+            raise OSError("database is locked")
+
+    settings = load_settings(public_base_url=PUBLIC, sendgrid_webhook_public_key=SENDGRID_PUBLIC)
+    broken = SimpleNamespace(call_scripts=store.call_scripts, email_events=Down())
+    app = create_app(settings, accounts, broken)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, raise_app_exceptions=False), base_url=PUBLIC
+    ) as client:
+        answer = await client.post("/sendgrid/events", **sendgrid_signed([processed("p1")]))
+    assert answer.status_code == 503 and answer.headers["Retry-After"] == "30"
+
+
 async def test_a_sendgrid_post_signed_by_another_key_is_refused(http, accounts):
     other = ec.generate_private_key(ec.SECP256R1())
     events = [{"event": "spamreport", "sg_event_id": "e1", "account_id": "A-1"}]
@@ -618,7 +672,7 @@ async def test_info_logs_carry_no_personal_data(http, accounts, caplog):
         assert personal not in logged
 
 
-async def test_an_unreachable_temporal_is_503_not_an_acknowledgement(scripts):
+async def test_an_unreachable_temporal_is_503_not_an_acknowledgement(store):
     """The real gateway against a port where no Temporal listens."""
     from temporalio.client import Client
 
@@ -628,7 +682,7 @@ async def test_an_unreachable_temporal_is_503_not_an_acknowledgement(scripts):
         return await Client.connect("127.0.0.1:9")
 
     settings = load_settings(public_base_url=PUBLIC, twilio_auth_token=TOKEN)
-    app = create_app(settings, TemporalAccounts(connect, "secret"), scripts)
+    app = create_app(settings, TemporalAccounts(connect, "secret"), store)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app, raise_app_exceptions=False), base_url=PUBLIC
     ) as client:

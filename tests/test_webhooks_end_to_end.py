@@ -31,7 +31,6 @@ from temporalio.testing import WorkflowEnvironment
 from twilio.request_validator import RequestValidator
 
 from activities.channels.outbox import MemoryOutbox
-from activities.channels.twilio.call_scripts import SqliteCallScripts
 from config.ladder_loader import load_ladder
 from config.settings import Settings, load_settings
 from inbound.accounts import TemporalAccounts
@@ -39,6 +38,7 @@ from inbound.app import create_app
 from inbound.security import payment_signature
 from intake.contact_keys import debtor_contact_keys
 from intake.start import start_account
+from store import open_store
 from tests.conftest import account
 from tests.test_end_to_end import always_open_ladder
 from worker import build_worker
@@ -129,10 +129,9 @@ async def stack(dev_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[S
     async def connect():
         return dev_env.client
 
+    store = open_store(settings.store_url)
     app = create_app(
-        settings,
-        TemporalAccounts(connect, settings.link_secret.get_secret_value()),
-        SqliteCallScripts(settings.ledger_path),
+        settings, TemporalAccounts(connect, settings.link_secret.get_secret_value()), store
     )
     transport = httpx.ASGITransport(app=app)
     async with (
@@ -140,6 +139,7 @@ async def stack(dev_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[S
         httpx.AsyncClient(transport=transport, base_url=PUBLIC) as http,
     ):
         yield Stack(dev_env, settings, http, tmp_path)
+    store.close()
 
 
 @pytest.fixture

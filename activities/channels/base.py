@@ -10,9 +10,11 @@ one of the exceptions below and never a provider SDK's own:
 
 - `Undeliverable`: this address cannot be reached on this channel (invalid or landline number,
   recipient unsubscribed, hard bounce). The workflow marks the channel unusable and falls back.
-- `ProviderUnavailable`: rate limited or a 5xx; Temporal retries after `retry_after` seconds.
+- `ProviderUnavailable`: rate limited, a 5xx, a network failure; Temporal retries after
+  `retry_after` seconds. `maybe_sent` says the provider may have taken the message anyway.
 - `CredentialsRejected`: the provider refused our credentials; the worker stops sending on that
-  provider until it is restarted with good ones.
+  provider, and lets one attempt through every `DUNNING_CREDENTIALS_RECHECK_SECONDS` to see
+  whether they were fixed.
 - `OutsideWindow`: the contact window closed before the provider call could start; nothing
   was sent and the workflow plans the step for the next window.
 - `ProviderRefused`: any other refusal (a sender number not enabled for SMS, say): retrying the
@@ -90,8 +92,9 @@ class ProviderUnavailable(TransportError):
     def __init__(self, message: str, *, retry_after: float | None = None, maybe_sent: bool = False):
         super().__init__(message)
         self.retry_after = retry_after
-        # True when the request may have reached the provider (a read timeout, a reset):
-        # the ledger then keeps its claim and a retry reconciles instead of sending blindly.
+        # True when the provider may have accepted the message: a 500/502/503/504, a read
+        # timeout or a reset on the send request itself. The ledger then marks the claim in
+        # doubt and the next attempt reconciles instead of sending blindly.
         self.maybe_sent = maybe_sent
 
 

@@ -1,5 +1,5 @@
-"""What every provider's error mapping shares: the retry delay a provider asks for, and
-contact data kept out of error texts.
+"""What every provider's error mapping shares: which answers may hide an accepted message, the
+retry delay a provider asks for, and contact data kept out of error texts.
 
 Each provider maps its own answers to the transport exceptions (`activities/channels/base.py`)
 in its own module: `twilio/errors.py` (one table of codes, so a code seen in production is added
@@ -12,6 +12,13 @@ import email.utils
 import re
 import time
 from collections.abc import Mapping
+
+# Answers to a *send* (SendGrid's mail send, Twilio's message or call create) after which the
+# provider may have accepted the message all the same: its front end timed out or failed while
+# the back end went on (SendGrid and Twilio both document accepted-then-5xx). The send is
+# "maybe sent": the ledger keeps the claim in doubt and the next attempt reconciles first.
+# 429 is a refusal before any work, and a 5xx on a list or lookup sent nothing.
+MAYBE_SENT_STATUSES = frozenset({500, 502, 503, 504})
 
 
 def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:

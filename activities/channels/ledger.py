@@ -1,185 +1,68 @@
 """The send ledger: what makes a live send happen once although activities run at least once.
 
 Temporal may run the send activity again after it handed a message to a provider (the worker
-died, the result was lost, a timeout fired). SendGrid and Twilio have no idempotency key on their
-send endpoints, so the project keeps its own record, keyed by the workflow's idempotency key
-(workflow id / step / channel / the step's attempt):
+died, the result was lost, a timeout fired). SendGrid and Twilio take no idempotency key on
+their send endpoints, so the project keeps its own record, keyed by the workflow's idempotency
+key (workflow id / step / channel / the step's send round). The record lives in the shared store
+(`store/`, `DUNNING_DATABASE_URL`) so every worker on every host sees the same claims; this
+module is where its rules are written down, and `activities/channels/live.py` applies them.
 
-1. `claim(key)` before the provider call: an atomic insert of a `pending` row. If a row is
-   already there, the caller gets it back instead and does not call the provider blindly.
-2. `record_sent(key, …)` right after the provider accepted the message.
-3. `release(key)` when the provider definitely did not take the message (a 4xx or 5xx answer,
-   a connection refused), so a later attempt may send.
+1. `claim(key, …, content_hash)` right before the provider call: an atomic insert of a
+   `pending` row that remembers what is being sent (`content_hash(to, subject, text)`, see
+   `claim_hash`). A row already there is returned instead, and nobody calls the provider
+   blindly.
+2. `record_sent(key, message_id, sent_at=…)` once the provider accepted the message, with the
+   time it accepted it.
+3. `release(key)` when the provider certainly does not have the message: a 4xx, a 429, a
+   connection that never opened, or the contact window closing before the call (`OutsideWindow`).
+4. `mark_in_doubt(key)` when the attempt ended without knowing: a 500/502/503/504 or a read
+   timeout or reset on the send request. Both providers can accept a message and still answer
+   a 5xx, so such a claim is never released: the next attempt reconciles before anything is
+   sent.
 
-The window that remains: the provider accepted the message, and the worker died (or the answer
-was lost to a read timeout) before step 2. The ledger then holds a `pending` row. A later attempt
-finds it and asks the channel to reconcile: Twilio's message and call lists are searched for a
-send to the same number since the claim; if one is there it is recorded and not sent again.
-When the channel cannot tell (SendGrid has no lookup by our key), the message is treated as sent,
-marked `unconfirmed` and logged, because a duplicate demand is worse than a missing one that the
-next step repeats. A claim younger than `lease` belongs to an attempt that may still be running,
-so a second attempt waits instead of deciding.
+Reconciling an unsettled claim (`in_doubt`, or `pending` older than the lease):
+- A `pending` claim younger than `DEFAULT_LEASE` belongs to an attempt that may still be running
+  (the activity's 1-minute timeout plus the provider timeout): a second attempt waits.
+- Twilio SMS: the message list to that number since the claim, keeping the messages whose
+  `content_hash(to, None, body)` equals the *claimed* hash, not a fresh render's (a payment may
+  have changed the balance between attempts: the first SMS is still found, no second one sent).
+- Twilio calls: the call list from our number to that number since the claim (a call has no
+  body to match).
+- Either way, sends the ledger already gave to another key are not ours (`knows`: two accounts
+  sharing a number); one left is recorded as this send, several are `unconfirmed`.
+- SendGrid has no lookup, but its Event Webhook posts `processed` (carrying our `custom_args`,
+  the idempotency key among them) for every message it accepted; the webhook server stores
+  them (`store.email_events`). An email in doubt is recorded as sent with SendGrid's message id
+  and time when its event is there; it waits while the claim is younger than
+  `DUNNING_SENDGRID_PROCESSED_WAIT_SECONDS`; it is sent when the event stream has since
+  reported a later email and not this one (SendGrid did not take it); otherwise (no events are
+  flowing) it is recorded `unconfirmed`, logged as a warning, and never sent twice.
+- Nothing found: the attempt reclaims the row (`reclaim`, atomic against a concurrent attempt)
+  with the hash of what it is about to send, and sends.
 
-`SqliteSendLedger` is the embedded default (WAL mode, safe for several workers on one machine).
-Several machines need a shared database: implement `SendLedger` over it with the same semantics
-(an insert that fails on a duplicate key is the whole trick).
+What remains, honestly stated: an email accepted by SendGrid whose `processed` event never
+reaches the store (the Event Webhook is not configured, or is down for longer than the wait)
+is `unconfirmed`: counted as sent, perhaps never delivered. An email whose request never left
+while no events flow is also `unconfirmed` (a missing demand, which the next step repeats, is
+preferred to a duplicate one). Twilio's lists are searched 20 deep, with two minutes of clock
+slack. Letters need no ledger: the PDF's atomic creation is its own.
 """
 
 from __future__ import annotations
 
-import sqlite3
-import threading
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Literal, Protocol
+from datetime import timedelta
 
-LedgerState = Literal["pending", "sent", "unconfirmed"]
+from activities.channels.base import OutgoingMessage
+from config.ladder import Channel
+from store.protocols import LedgerEntry, SendLedger, content_hash
 
-
-@dataclass(frozen=True)
-class LedgerEntry:
-    key: str
-    state: LedgerState
-    channel: str
-    provider: str
-    claimed_at: datetime
-    message_id: str | None = None
-    sent_at: datetime | None = None
-
-
-class SendLedger(Protocol):
-    def claim(self, key: str, channel: str, provider: str) -> LedgerEntry | None:
-        """Insert a pending row and return None, or return the row already there."""
-
-    def record_sent(self, key: str, message_id: str, *, unconfirmed: bool = False) -> None: ...
-
-    def release(self, key: str) -> None: ...
-
-    def reclaim(self, key: str, claimed_at: datetime) -> bool:
-        """Renew a stale pending claim; False when another attempt renewed it first."""
-
-    def get(self, key: str) -> LedgerEntry | None: ...
-
-    def knows(self, message_id: str) -> bool:
-        """Whether some key already recorded this provider id."""
-
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS sends (
-    idempotency_key TEXT PRIMARY KEY,
-    state TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'unconfirmed')),
-    channel TEXT NOT NULL,
-    provider TEXT NOT NULL,
-    claimed_at TEXT NOT NULL,
-    message_id TEXT,
-    sent_at TEXT
-)
-"""
-
-
-class SqliteSendLedger:
-    """One SQLite file; every call is its own short transaction (autocommit)."""
-
-    def __init__(self, path: Path, *, clock=lambda: datetime.now(UTC)) -> None:
-        self.path = path
-        self._clock = clock
-        self._local = threading.local()  # sqlite3 connections are per thread
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connection() as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute(_SCHEMA)
-            db.execute("CREATE INDEX IF NOT EXISTS sends_message_id ON sends (message_id)")
-
-    def _connection(self) -> sqlite3.Connection:
-        db = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            db.execute("PRAGMA synchronous=FULL")  # a recorded send survives a power cut
-            self._local.db = db
-        return db
-
-    def claim(self, key: str, channel: str, provider: str) -> LedgerEntry | None:
-        db = self._connection()
-        while True:
-            inserted = db.execute(
-                "INSERT INTO sends (idempotency_key, state, channel, provider, claimed_at) "
-                "VALUES (?, 'pending', ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING",
-                (key, channel, provider, self._clock().isoformat()),
-            ).rowcount
-            if inserted == 1:
-                return None
-            existing = self.get(key)
-            if existing is not None:
-                return existing
-            # Released between the insert and the read: try to claim it again.
-
-    def record_sent(self, key: str, message_id: str, *, unconfirmed: bool = False) -> None:
-        """Record the provider's id; an upsert, so a row lost to a release still ends recorded."""
-        now = self._clock().isoformat()
-        state = "unconfirmed" if unconfirmed else "sent"
-        self._connection().execute(
-            "INSERT INTO sends (idempotency_key, state, channel, provider, claimed_at, "
-            "message_id, sent_at) VALUES (?, ?, '', '', ?, ?, ?) "
-            "ON CONFLICT (idempotency_key) DO UPDATE SET state = excluded.state, "
-            "message_id = excluded.message_id, sent_at = excluded.sent_at",
-            (key, state, now, message_id, now),
-        )
-
-    def knows(self, message_id: str) -> bool:
-        row = (
-            self._connection()
-            .execute("SELECT 1 FROM sends WHERE message_id = ? LIMIT 1", (message_id,))
-            .fetchone()
-        )
-        return row is not None
-
-    def release(self, key: str) -> None:
-        self._connection().execute(
-            "DELETE FROM sends WHERE idempotency_key = ? AND state = 'pending'", (key,)
-        )
-
-    def reclaim(self, key: str, claimed_at: datetime) -> bool:
-        return (
-            self._connection()
-            .execute(
-                "UPDATE sends SET claimed_at = ? "
-                "WHERE idempotency_key = ? AND state = 'pending' AND claimed_at = ?",
-                (self._clock().isoformat(), key, claimed_at.isoformat()),
-            )
-            .rowcount
-            == 1
-        )
-
-    def get(self, key: str) -> LedgerEntry | None:
-        row = (
-            self._connection()
-            .execute(
-                "SELECT idempotency_key, state, channel, provider, claimed_at, message_id, "
-                "sent_at FROM sends WHERE idempotency_key = ?",
-                (key,),
-            )
-            .fetchone()
-        )
-        if row is None:
-            return None
-        return LedgerEntry(
-            key=row[0],
-            state=row[1],
-            channel=row[2],
-            provider=row[3],
-            claimed_at=datetime.fromisoformat(row[4]),
-            message_id=row[5],
-            sent_at=datetime.fromisoformat(row[6]) if row[6] else None,
-        )
-
-    def entries(self) -> list[LedgerEntry]:
-        keys = (
-            self._connection()
-            .execute("SELECT idempotency_key FROM sends ORDER BY claimed_at")
-            .fetchall()
-        )
-        return [entry for (key,) in keys if (entry := self.get(key)) is not None]
-
+__all__ = ["DEFAULT_LEASE", "LedgerEntry", "SendLedger", "claim_hash", "content_hash"]
 
 DEFAULT_LEASE = timedelta(minutes=2)
+
+
+def claim_hash(message: OutgoingMessage) -> str:
+    """The content hash a claim stores: what the provider is handed. Only an email has a
+    subject; an SMS's hash is the one Twilio's message list lets us recompute from its body."""
+    subject = message.subject if message.channel == Channel.EMAIL else None
+    return content_hash(message.to, subject, message.text)

@@ -1,11 +1,14 @@
 """SendGrid's webhooks: Inbound Parse (email replies) and the signed Event Webhook.
 
     POST /sendgrid/inbound  Inbound Parse → reply event (quoted history stripped)
-    POST /sendgrid/events   Event Webhook → delivery_failed / opt_out for email
+    POST /sendgrid/events   Event Webhook → delivery_failed / opt_out for email; `processed`
+                            events of our emails recorded in the shared store
 
 Each route's check is a dependency (`verify_inbound_parse_secret`, `verify_sendgrid_signature`);
 parsing is `activities/channels/sendgrid/webhooks.py`. SendGrid retries on 5xx, so an answer of
-200 means applied, or nothing that a retry would change.
+200 means applied and recorded, or nothing that a retry would change; a store that cannot take
+the `processed` events is a 503, so SendGrid posts them again (a worker with an email in doubt
+depends on them).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse, Response
 
-from activities.channels.sendgrid.webhooks import email_event, inbound_email
+from activities.channels.sendgrid.webhooks import email_event, inbound_email, processed_email
 from inbound.body_limit import BodyTooLarge
 from inbound.context import MAX_REPLY_CHARS, WebhookContext, webhook_context
 from inbound.security import verify_inbound_parse_secret, verify_sendgrid_signature
@@ -63,6 +66,12 @@ async def sendgrid_events(
         return PlainTextResponse("body is not JSON", 400)
     if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
         return PlainTextResponse("body must be a JSON array of events", 422)
+    processed = [found for item in events if (found := processed_email(item)) is not None]
+    try:
+        await context.record_processed(processed)
+    except Exception:  # the store's errors (SQLite, PostgreSQL) share no base class
+        log.exception("sendgrid events: the store refused %d processed events", len(processed))
+        return PlainTextResponse("temporarily unavailable", 503, headers={"Retry-After": "30"})
     for item in events:
         event = email_event(item)
         if event is None:

@@ -86,6 +86,7 @@ class Injected:
     retry_after: int | None
     method: str | None
     remaining: int
+    after_processing: bool = False  # do the work first (accept the message), then fail
 
 
 @dataclass

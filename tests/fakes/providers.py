@@ -28,9 +28,13 @@ keep them unset when talking to a fake.)
 What the fake does (status codes and bodies follow the official API and the schemas of the
 specs in /work/shared/provider-specs): Twilio in `twilio.py` (and `twilio_lists.py`), SendGrid
 in `sendgrid.py`, what both share in `common.py`. Here: the server's lifecycle and, for both,
-`fail_next` (error answers: 429 with Retry-After / rate-limit headers, 5xx, ...), `drop_next`
-(no answer, optionally after the provider did the work: the case where a client cannot know
-whether its send went out), and every request recorded with its answer in `requests`.
+`fail_next` (error answers: 429 with Retry-After / rate-limit headers, 5xx, ...; with
+`after_processing`, the message is accepted first and the error answered anyway, as both
+providers' front ends do when they time out on a back end that went on), `drop_next` (no
+answer, optionally after the provider did the work: the case where a client cannot know whether
+its send went out), and every request recorded with its answer in `requests`. SendGrid's side
+of the Event Webhook: `sendgrid_processed_events()` are the `processed` events SendGrid would
+post for the emails it accepted.
 
 Run `python -m tests.fakes.providers --port 8765` to try the CLI against it by hand.
 """
@@ -103,6 +107,7 @@ class FakeProviders(FakeTwilio, FakeSendGrid):
         self.calls: list[dict[str, Any]] = []
         self.emails: list[dict[str, Any]] = []
         self.email_message_ids: list[str] = []  # X-Message-Id of each accepted email, in order
+        self.email_accepted_at: list[datetime] = []  # when each was accepted (the fake's clock)
         self.errors: list[str] = []  # tracebacks of bugs in the fake itself (answered 500)
 
         self._lock = threading.RLock()
@@ -166,6 +171,7 @@ class FakeProviders(FakeTwilio, FakeSendGrid):
         retry_after: int | None = None,
         times: int = 1,
         method: str | None = None,
+        after_processing: bool = False,
     ) -> None:
         """Answer the next `times` requests to `provider` (only `method` ones if given) with an
         error in that provider's shape, before authentication or validation.
@@ -173,12 +179,16 @@ class FakeProviders(FakeTwilio, FakeSendGrid):
         Twilio: `{"code", "message", "more_info", "status"}`, `code` defaulting to Twilio's code
         for the status (429 → 20429). SendGrid: `{"errors": [{"field": null, "message"}]}`, and
         on 429 the `X-RateLimit-*` headers SendGrid sends. `retry_after` adds `Retry-After`.
+
+        With `after_processing` the fake first handles the request as usual (a valid message or
+        call is created, an email accepted: really sent, listed, in `sendgrid_processed_events`)
+        and then answers the error instead: an accepted-then-5xx.
         """
         if provider not in self._injected:
             raise ValueError(f"unknown provider {provider!r}")
         with self._lock:
             self._injected[provider].append(
-                Injected(status, code, message, retry_after, method, times)
+                Injected(status, code, message, retry_after, method, times, after_processing)
             )
 
     def drop_next(
@@ -213,6 +223,7 @@ class FakeProviders(FakeTwilio, FakeSendGrid):
             self.calls.clear()
             self.emails.clear()
             self.email_message_ids.clear()
+            self.email_accepted_at.clear()
             self.errors.clear()
             self._refused.clear()
             for queue in (*self._injected.values(), *self._drops.values()):
@@ -281,11 +292,17 @@ class FakeProviders(FakeTwilio, FakeSendGrid):
         return reply
 
     def _answer(self, request: RecordedRequest) -> Reply:
+        with self._lock:
+            injected = take(self._injected[request.provider], request.method)
+        if injected is not None and not injected.after_processing:
+            return self._injected_reply(request.provider, injected)
+        reply = self._process(request)
+        if injected is not None:  # the work is done (or refused); the client sees the error
+            return self._injected_reply(request.provider, injected)
+        return reply
+
+    def _process(self, request: RecordedRequest) -> Reply:
         try:
-            with self._lock:
-                injected = take(self._injected[request.provider], request.method)
-            if injected is not None:
-                return self._injected_reply(request.provider, injected)
             if request.provider == "twilio":
                 return self._twilio(request)
             return self._sendgrid(request)

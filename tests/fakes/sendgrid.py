@@ -1,7 +1,9 @@
-"""The SendGrid half of the provider fakes: v3 mail send.
+"""The SendGrid half of the provider fakes: v3 mail send, and the Event Webhook's `processed`.
 
 `Authorization: Bearer <key>`; `POST /v3/mail/send` validated as SendGrid does (all errors at
-once, with `field` and `help`), 202 with an `X-Message-Id`.
+once, with `field` and `help`), 202 with an `X-Message-Id`. `sendgrid_processed_events()` are
+the `processed` events SendGrid's Event Webhook posts for the emails it accepted
+(`sendgrid_events.py`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from tests.fakes.common import Fail, RecordedRequest, Reply
+from tests.fakes.sendgrid_events import processed_events
 
 SENDGRID_PREFIX = "/v3/"
 SENDGRID_HELP = "http://sendgrid.com/docs/API_Reference/Web_API_v3/Mail/errors.html"
@@ -62,6 +65,7 @@ class FakeSendGrid:
     clock: Callable[[], datetime]
     emails: list[dict[str, Any]]
     email_message_ids: list[str]
+    email_accepted_at: list[datetime]
     _lock: threading.RLock
 
     def _sendgrid(self, request: RecordedRequest) -> Reply:
@@ -103,7 +107,21 @@ class FakeSendGrid:
         with self._lock:
             self.emails.append(request.json)
             self.email_message_ids.append(message_id)
+            self.email_accepted_at.append(self.clock())
         return Reply(202, None, {"X-Message-Id": message_id})
+
+    def sendgrid_processed_events(self) -> list[dict[str, Any]]:
+        """The `processed` events of every accepted email, as the Event Webhook posts them
+        (the same ids on every call, like SendGrid retrying a post)."""
+        with self._lock:
+            accepted = list(
+                zip(self.emails, self.email_message_ids, self.email_accepted_at, strict=True)
+            )
+        return [
+            event
+            for mail, message_id, at in accepted
+            for event in processed_events(mail, message_id, at)
+        ]
 
 
 def sendgrid_mail_problems(mail: dict[str, Any], *, now: datetime) -> list[dict[str, Any]]:

@@ -8,14 +8,19 @@ Each message carries what later matching and the law need:
   them in every Event Webhook post, which is how a bounce finds its account;
 - categories `ladder:<name>` and `step:<id>` for SendGrid's statistics.
 
+SendGrid has no lookup by our key, so an email in doubt is reconciled through SendGrid's own
+`processed` events, which the webhook server stores (`store.email_events`; the rules are in
+`activities/channels/ledger.py`).
+
 The SDK is synchronous (urllib); calls run in a worker thread.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import urllib.error
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
@@ -27,9 +32,17 @@ from activities.channels.base import (
     ProviderUnavailable,
     Undeliverable,
 )
-from activities.channels.reconcile import Lookup
+from activities.channels.reconcile import Found, Lookup, Reconciled, Wait
 from activities.channels.sendgrid.errors import sendgrid_error
 from activities.channels.unsubscribe import unsubscribe_url
+from store.protocols import EmailEvents, LedgerEntry
+
+DEFAULT_PROCESSED_WAIT = timedelta(minutes=10)
+# SendGrid stamps `processed` when it accepts a message, which happens within the provider
+# timeout of the claim (the request leaves right after it). An event stamped later than the
+# claim by more than this (clock skew between our hosts and SendGrid's included) shows the
+# event stream reporting past the claim.
+EVENT_STREAM_SLACK = timedelta(minutes=2)
 
 
 class SendGridEmail:
@@ -45,6 +58,8 @@ class SendGridEmail:
         public_base_url: str,
         link_secret: str,
         timeout: float = 20.0,
+        events: EmailEvents | None = None,
+        processed_wait: timedelta = DEFAULT_PROCESSED_WAIT,
     ) -> None:
         self.api_key = api_key
         self.host = host
@@ -52,7 +67,12 @@ class SendGridEmail:
         self.public_base_url = public_base_url
         self.link_secret = link_secret
         self.timeout = timeout
-        self.throttle_key = f"sendgrid:{sender_email}"
+        self.events = events
+        self.processed_wait = processed_wait
+        # The pace is SendGrid's per account (the key, hashed: never a secret in a database)
+        # and per sender address, shared by every worker through the store.
+        account = hashlib.sha256(api_key.encode()).hexdigest()[:12]
+        self.throttle_key = f"sendgrid:{account}:{sender_email}"
 
     def mail_for(self, message: OutgoingMessage) -> Mail:
         mail = Mail(
@@ -103,9 +123,27 @@ class SendGridEmail:
         headers = {key.lower(): value for key, value in dict(response.headers).items()}
         return headers.get("x-message-id") or f"sendgrid-{message.idempotency_key}"
 
-    async def find_sent(self, message: OutgoingMessage, since: datetime) -> list[str] | Lookup:
-        """The mail send API has no lookup by our key (Email Activity is a paid add-on)."""
-        return Lookup.UNKNOWN
+    async def find_sent(
+        self, message: OutgoingMessage, claim: LedgerEntry, now: datetime
+    ) -> Reconciled:
+        """The mail send API has no lookup by our key (Email Activity is a paid add-on), but
+        SendGrid posts `processed`, with our idempotency key, for every message it accepted."""
+        if self.events is None:
+            return Lookup.UNKNOWN
+        events = self.events
+        event = await asyncio.to_thread(events.processed, message.idempotency_key)
+        if event is not None:
+            return [Found(event.sg_message_id, event.processed_at)]
+        age = now - claim.claimed_at
+        if age < self.processed_wait:
+            return Wait(
+                (self.processed_wait - age).total_seconds(),
+                "waiting for SendGrid's processed event of an email in doubt",
+            )
+        latest = await asyncio.to_thread(events.latest_processed_at)
+        if latest is not None and latest > claim.claimed_at + EVENT_STREAM_SLACK:
+            return Lookup.NOT_FOUND  # later emails were reported, this one never: not accepted
+        return Lookup.UNKNOWN  # no events flowing: SendGrid cannot tell us
 
 
 def _maybe_sent(exc: OSError) -> bool:

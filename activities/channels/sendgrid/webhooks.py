@@ -1,5 +1,6 @@
 """What SendGrid's webhooks say, as events: Inbound Parse (email replies) and the Event Webhook
-(bounces, drops, unsubscribes, spam reports).
+(bounces, drops, unsubscribes, spam reports; and `processed`, SendGrid's word that it accepted
+a message, which the send ledger reconciles emails in doubt with).
 
 Pure parsing, no HTTP: the webhook server (`inbound/routes/sendgrid.py`) checks the signature,
 finds the account and applies what these functions return. Event ids come from SendGrid's own
@@ -11,11 +12,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.utils import parseaddr
 from typing import Any
 
 from activities.channels.sendgrid.email_text import reply_text
 from config.ladder import Channel
+from store.protocols import ProcessedEmail
 from workflows.types import AccountEvent
 
 
@@ -67,6 +70,29 @@ def email_event(item: dict[str, Any]) -> AccountEvent | None:
     if kind in ("unsubscribe", "group_unsubscribe", "spamreport"):
         return AccountEvent(type="opt_out", **common)
     return None
+
+
+def processed_email(item: dict[str, Any]) -> ProcessedEmail | None:
+    """A `processed` event of one of our emails (it carries the `idempotency_key` custom arg,
+    which SendGrid echoes as a top-level field) → what an email in doubt is reconciled with;
+    None for any other event, or one missing a field (never guessed)."""
+    if item.get("event") != "processed":
+        return None
+    key, message_id, event_id = (
+        item.get("idempotency_key"),
+        item.get("sg_message_id"),
+        item.get("sg_event_id"),
+    )
+    stamp = item.get("timestamp")  # Unix seconds, SendGrid's clock
+    if not all(isinstance(value, str) and value for value in (key, message_id, event_id)):
+        return None
+    if isinstance(stamp, bool) or not isinstance(stamp, int | float):
+        return None
+    try:
+        processed_at = datetime.fromtimestamp(stamp, UTC)
+    except (OverflowError, OSError, ValueError):  # out of range, NaN
+        return None
+    return ProcessedEmail(str(key), str(message_id), processed_at, str(event_id))
 
 
 def _header(headers: str, name: str) -> str | None:

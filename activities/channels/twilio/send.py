@@ -27,11 +27,13 @@ from twilio.http.response import Response
 from twilio.rest import Client
 
 from activities.channels.base import OutgoingMessage, ProviderRefused, ProviderUnavailable
-from activities.channels.errors import retry_after_seconds
-from activities.channels.reconcile import Lookup
+from activities.channels.errors import MAYBE_SENT_STATUSES, retry_after_seconds
+from activities.channels.ledger import claim_hash, content_hash
+from activities.channels.reconcile import Found
 from activities.channels.twilio.call_scripts import CallScript, CallScriptStore
 from activities.channels.twilio.errors import twilio_error
 from activities.channels.twilio.twiml import voice_for
+from store.protocols import LedgerEntry
 
 # A message or call created this long before our claim still counts as ours (clock skew).
 RECONCILE_SLACK = timedelta(minutes=2)
@@ -41,20 +43,26 @@ class _ClassifyingHttpClient(TwilioHttpClient):
     """Raises `ProviderUnavailable` for 429/5xx (with `Retry-After`) and network failures.
 
     The SDK turns every non-2xx answer into `TwilioRestException` and drops the headers, so the
-    retry delay must be read here, where the raw response is still at hand.
+    retry delay must be read here, where the raw response is still at hand. So must the method:
+    a POST creates a message or a call, which Twilio may have done despite a 5xx or a lost
+    answer (`maybe_sent`); a GET (a list while reconciling) created nothing.
     """
 
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
+        creates = method.upper() == "POST"
         try:
             response = super().request(method, url, *args, **kwargs)
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise ProviderUnavailable(
-                f"Twilio unreachable: {type(exc).__name__}", maybe_sent=_maybe_sent(exc)
+                f"Twilio unreachable: {type(exc).__name__}",
+                maybe_sent=creates and _maybe_sent(exc),
             ) from None
-        if response.status_code == 429 or response.status_code >= 500:
+        status = response.status_code
+        if status == 429 or status >= 500:
             raise ProviderUnavailable(
-                f"Twilio {response.status_code}: {response.text.strip()[:200]}",
+                f"Twilio {status}: {response.text.strip()[:200]}",
                 retry_after=retry_after_seconds(response.headers),
+                maybe_sent=creates and status in MAYBE_SENT_STATUSES,
             )
         return response
 
@@ -115,7 +123,10 @@ class TwilioSms(_TwilioChannel):
     def __init__(self, *, messaging_service_sid: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.messaging_service_sid = messaging_service_sid
-        self.throttle_key = f"twilio-sms:{messaging_service_sid or self.from_number}"
+        # Twilio paces per account and sender; the store shares the pace between workers.
+        self.throttle_key = (
+            f"twilio:{self.account_sid}:sms:{messaging_service_sid or self.from_number}"
+        )
 
     async def send(self, message: OutgoingMessage) -> str:
         params: dict[str, Any] = {
@@ -130,15 +141,20 @@ class TwilioSms(_TwilioChannel):
         created = await self._call(lambda client, **p: client.messages.create(**p), **params)
         return str(created.sid)
 
-    async def find_sent(self, message: OutgoingMessage, since: datetime) -> list[str] | Lookup:
-        """Messages to this number with this body since the claim."""
+    async def find_sent(
+        self, message: OutgoingMessage, claim: LedgerEntry, now: datetime
+    ) -> list[Found]:
+        """Messages to this number since the claim whose body is what the claim sent: its
+        stored hash, not this attempt's render (the balance may have changed meanwhile)."""
+        claimed = claim.content_hash or claim_hash(message)  # a row claimed before hashes
         recent = await self._call(
             lambda client, **p: client.messages.list(**p), to=message.to, limit=20
         )
         return [
-            str(found.sid)
+            Found(str(found.sid), found.date_created)
             for found in recent
-            if found.body == message.text and _since(found.date_created, since)
+            if content_hash(message.to, None, found.body or "") == claimed
+            and _since(found.date_created, claim.claimed_at)
         ]
 
 
@@ -148,7 +164,7 @@ class TwilioVoicemail(_TwilioChannel):
     def __init__(self, *, scripts: CallScriptStore, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.scripts = scripts
-        self.throttle_key = f"twilio-voice:{self.from_number}"
+        self.throttle_key = f"twilio:{self.account_sid}:voice:{self.from_number}"
 
     async def send(self, message: OutgoingMessage) -> str:
         if not self.from_number:
@@ -181,7 +197,9 @@ class TwilioVoicemail(_TwilioChannel):
         )
         return str(created.sid)
 
-    async def find_sent(self, message: OutgoingMessage, since: datetime) -> list[str] | Lookup:
+    async def find_sent(
+        self, message: OutgoingMessage, claim: LedgerEntry, now: datetime
+    ) -> list[Found]:
         """Calls from our number to this one since the claim (a call has no body to match:
         the ledger sets aside calls it already gave to other keys)."""
         recent = await self._call(
@@ -190,7 +208,11 @@ class TwilioVoicemail(_TwilioChannel):
             from_=self.from_number,
             limit=20,
         )
-        return [str(found.sid) for found in recent if _since(found.date_created, since)]
+        return [
+            Found(str(found.sid), found.date_created)
+            for found in recent
+            if _since(found.date_created, claim.claimed_at)
+        ]
 
 
 def _since(created: datetime | None, since: datetime) -> bool:
