@@ -35,7 +35,6 @@ from temporalio.testing import WorkflowEnvironment
 from twilio.request_validator import RequestValidator
 
 from activities.channels.outbox import MemoryOutbox
-from activities.channels.twilio.call_scripts import MemoryCallScripts
 from config.ladder_loader import load_catalog
 from config.settings import PROJECT_ROOT, load_settings
 from connection.temporal import bundled_binary
@@ -46,6 +45,7 @@ from intake.accounts_csv import build_account
 from intake.contact_keys import debtor_contact_keys
 from intake.events import send_event
 from intake.start import start_account
+from store import open_store
 from worker import build_worker
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 from workflows.types import AccountEvent
@@ -79,7 +79,8 @@ async def main(count: int) -> None:
         async def connect():
             return env.client
 
-        app = create_app(settings, TemporalAccounts(connect, secret), MemoryCallScripts())
+        store = open_store(settings.store_url)
+        app = create_app(settings, TemporalAccounts(connect, secret), store)
         catalog = load_catalog(PROJECT_ROOT / "config" / "ladders")
         now = datetime.now(UTC)
         phones = [f"+336123{index:05d}" for index in range(count)]

@@ -4,6 +4,7 @@ one fails here rather than in production."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -12,10 +13,10 @@ from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 
 import inbound.security
-from activities.channels.twilio.call_scripts import MemoryCallScripts
 from config.settings import load_settings
 from inbound.app import create_app
 from inbound.security import SIGNATURE_CHECKS
+from store import open_store
 
 # Routes that answer without authentication, each for a reason.
 UNSIGNED = {
@@ -47,8 +48,10 @@ class NoAccounts:
 
 
 @pytest.fixture
-def app() -> FastAPI:
-    return create_app(load_settings(), NoAccounts(), MemoryCallScripts())
+def app(tmp_path: Path) -> FastAPI:
+    return create_app(
+        load_settings(), NoAccounts(), open_store(f"sqlite:///{tmp_path}/store.sqlite3")
+    )
 
 
 def dependency_calls(dependant: Any) -> set[Any]:
