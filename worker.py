@@ -6,7 +6,8 @@ Nothing else lives here. The transport is chosen by settings (the outbox by defa
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from temporalio.client import Client
@@ -18,6 +19,7 @@ from activities.channels.outbox import FileOutbox
 from activities.render import Creditor, TemplateRenderer
 from config.ladder import Channel
 from config.settings import Settings
+from store.protocols import AccountRegistry
 from workflows.account_workflow import AccountWorkflow
 
 GRACEFUL_SHUTDOWN = timedelta(seconds=30)
@@ -41,20 +43,24 @@ def transport_for(settings: Settings) -> Transport:
     return live_transport(settings)
 
 
-def live_transport(settings: Settings) -> Transport:
+def live_transport(settings: Settings, *, clock: Callable[[], datetime] | None = None) -> Transport:
     """SendGrid, Twilio and the letter printer behind the send ledger.
 
-    Imported here, not at the top: the provider SDKs are only needed by a live worker, and the
-    CLI's other commands start faster without them.
+    Everything the workers must agree on comes from the shared store: the send ledger, the
+    call scripts the webhook server reads, SendGrid's `processed` events it writes, and the
+    providers' rate limits. `clock` (tests) stamps the claims and the transport's decisions
+    alike. Imported here, not at the top: the provider SDKs are only needed by a live worker,
+    and the CLI's other commands start faster without them.
     """
-    from activities.channels.ledger import SqliteSendLedger
     from activities.channels.letters.printer import LetterPrinter
-    from activities.channels.live import LiveTransport
+    from activities.channels.live import LiveTransport, Throttle
     from activities.channels.sendgrid.send import SendGridEmail
-    from activities.channels.twilio.call_scripts import SqliteCallScripts
     from activities.channels.twilio.send import TwilioSms, TwilioVoicemail
+    from store import open_store
 
     assert settings.sendgrid_api_key and settings.twilio_auth_token and settings.twilio_account_sid
+    now = clock or (lambda: datetime.now(UTC))
+    store = open_store(settings.store_url, migrate=settings.database_auto_migrate, clock=now)
     twilio = {
         "account_sid": settings.twilio_account_sid,
         "auth_token": settings.twilio_auth_token.get_secret_value(),
@@ -73,21 +79,24 @@ def live_transport(settings: Settings) -> Transport:
                 public_base_url=settings.public_base_url,
                 link_secret=settings.link_secret.get_secret_value(),
                 timeout=settings.provider_timeout_seconds,
+                events=store.email_events,
+                processed_wait=timedelta(seconds=settings.sendgrid_processed_wait_seconds),
             ),
             Channel.SMS: TwilioSms(
                 messaging_service_sid=settings.twilio_messaging_service_sid, **twilio
             ),
-            Channel.VOICEMAIL: TwilioVoicemail(
-                scripts=SqliteCallScripts(settings.ledger_path), **twilio
-            ),
+            Channel.VOICEMAIL: TwilioVoicemail(scripts=store.call_scripts, **twilio),
         },
         rates={
             Channel.EMAIL: settings.email_sends_per_second,
             Channel.SMS: settings.twilio_sends_per_second,
             Channel.VOICEMAIL: settings.twilio_sends_per_second,
         },
-        ledger=SqliteSendLedger(settings.ledger_path),
+        ledger=store.ledger,
         letters=LetterPrinter(settings.letters_path, sender_lines(settings)),
+        throttle=Throttle(store.rate_limits),
+        credentials_recheck=timedelta(seconds=settings.credentials_recheck_seconds),
+        clock=now,
     )
 
 
@@ -104,12 +113,15 @@ def build_worker(
     handoff_dir: Path | None = None,
     task_queue: str | None = None,
     max_cached_workflows: int = 1000,
+    accounts: AccountRegistry | None = None,
 ) -> Worker:
+    """`accounts`: the registry closed accounts are recorded in (None: not recorded)."""
     activities = AccountActivities(
         renderer=renderer_for(settings),
         transport=transport or transport_for(settings),
         payment_link_template=settings.payment_link_template,
         handoff_dir=handoff_dir or settings.handoff_dir,
+        accounts=accounts,
     )
     return Worker(
         client,
@@ -124,6 +136,7 @@ def build_worker(
             activities.classify_reply,
             activities.send_message,
             activities.export_handoff,
+            activities.record_account_closed,
         ],
     )
 

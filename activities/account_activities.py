@@ -3,8 +3,12 @@
 - `next_contact_time` (run as a local activity): contact-window arithmetic over tz and holiday
   data, recorded in history so an upgrade of that data never changes a running account.
 - `send_message`: render a template and hand it to the transport, idempotent on the key the
-  workflow derives from the account, the step, the channel and the step's attempt.
+  workflow derives from the account, the step, the channel and the step's send round; never
+  after the end of the contact window the send was planned in (`OutsideWindow`), and
+  recording when the provider accepted the message.
 - `export_handoff`: write the account's file for the collection agency.
+- `record_account_closed`: note a closed account in the account registry (the shared store),
+  so its workflow id is never used again after Temporal's retention forgets it.
 
 The worker runs these `async def` activities on its event loop, so each keeps blocking work off
 it: rendering (jinja2, Babel, holiday data) and file writes run in a thread
@@ -21,7 +25,8 @@ import asyncio
 import json
 import os
 import tempfile
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -35,10 +40,12 @@ from activities.calendar import (
     ladder_day_start,
     next_open_moment,
     scheduled_dates,
+    window_end,
 )
 from activities.channels.base import (
     CredentialsRejected,
     OutgoingMessage,
+    OutsideWindow,
     ProviderRefused,
     ProviderUnavailable,
     Transport,
@@ -48,7 +55,9 @@ from activities.channels.base import (
 from activities.render import MessageFacts, RenderError, TemplateRenderer
 from activities.sms_opt_out import with_opt_out
 from config.ladder import Channel
+from store.protocols import AccountRegistry
 from workflows.types import (
+    ClosedAccount,
     ErrorType,
     HandoffRequest,
     ReplyClassification,
@@ -70,6 +79,7 @@ class AccountActivities:
     transport: Transport
     payment_link_template: str
     handoff_dir: Path
+    accounts: AccountRegistry | None = None  # None: closed accounts are not recorded
 
     @activity.defn(name="next_contact_time")
     async def next_contact_time(self, request: WindowRequest) -> datetime:
@@ -110,13 +120,19 @@ class AccountActivities:
 
     @activity.defn(name="send_message")
     async def send_message(self, request: SendRequest) -> SendReceipt:
+        """Render and deliver, never after the end of the window the send was planned in
+        (computed here from the request, so requests of older workflows get it too)."""
+        clock = ActivityClock.start()
+        not_after = window_end(request.at, request.debtor.zones, request.window, request.holidays)
         message, deadline = await asyncio.to_thread(
             outgoing_message, request, self.renderer, self.payment_link_template
         )
+        if not_after is None or clock.now() >= not_after:
+            raise outside_window(request, not_after, clock.now())
         try:
-            delivery = await self.transport.deliver(message)
+            delivery = await self.transport.deliver(replace(message, not_after=not_after))
         except TransportError as exc:
-            raise activity_error(exc) from None
+            raise activity_error(exc, not_after) from None
         if delivery.unconfirmed:
             activity.logger.warning(
                 "send %s: treated as sent but unconfirmed (see the send ledger)", request.step
@@ -127,14 +143,72 @@ class AccountActivities:
             message_id=delivery.message_id,
             locale=message.locale,
             deadline=deadline,
-            sent_at=request.at,
+            sent_at=accepted_at(delivery.sent_at, request.at, clock.now()),
             duplicate=delivery.duplicate,
+            confirmed=not delivery.unconfirmed,
         )
 
     @activity.defn(name="export_handoff")
     async def export_handoff(self, request: HandoffRequest) -> str:
         """One JSON file per account for the agency; rewriting it on retry is harmless."""
         return await asyncio.to_thread(write_handoff, self.handoff_dir, request)
+
+    @activity.defn(name="record_account_closed")
+    async def record_account_closed(self, request: ClosedAccount) -> None:
+        """Idempotent (an upsert in the registry): a retry records the same close again."""
+        if self.accounts is None:
+            return
+        await asyncio.to_thread(
+            self.accounts.record_closed,
+            request.workflow_id,
+            request.status.value,
+            request.closed_at,
+        )
+
+
+@dataclass(frozen=True)
+class ActivityClock:
+    """The server's time inside an activity, on a real server and on the time-skipping test
+    server alike: when this attempt started (server time; on the test server the skipped time,
+    which a transport's wall clock is years away from) plus the monotonic time since.
+
+    The attempt's start is the later of its scheduled and started times: a real server
+    schedules a retry at its backoff's end, the test server at the previous failure."""
+
+    attempt_began: datetime
+    monotonic: float
+
+    @classmethod
+    def start(cls) -> ActivityClock:
+        info = activity.info()
+        began = max(info.current_attempt_scheduled_time, info.started_time)
+        return cls(began, time.monotonic())
+
+    def now(self) -> datetime:
+        return self.attempt_began + timedelta(seconds=time.monotonic() - self.monotonic)
+
+
+def accepted_at(reported: datetime | None, planned: datetime, now: datetime) -> datetime:
+    """When the provider accepted the message: the transport's report, kept within [planned,
+    now] (a provider's clock or a test transport's wall clock may be far off), else now."""
+    if reported is None:
+        return now
+    return min(max(reported, planned), max(now, planned))
+
+
+def outside_window(
+    request: SendRequest, not_after: datetime | None, now: datetime
+) -> ApplicationError:
+    """Nothing was sent: the window the send was planned in has closed (or was never open at
+    the planned moment). The detail is the window's end, from which the workflow plans again."""
+    end = not_after or request.at
+    return ApplicationError(
+        f"send {request.step}: the contact window closed at {end.isoformat()} "
+        f"(now {now.isoformat()}): not sent, planned for the next window",
+        end.isoformat(),
+        type=ErrorType.OUTSIDE_WINDOW,
+        non_retryable=True,
+    )
 
 
 def write_handoff(handoff_dir: Path, request: HandoffRequest) -> str:
@@ -225,8 +299,13 @@ def message_facts(request: SendRequest, payment_link_template: str) -> MessageFa
 CREDENTIALS_RETRY_DELAY = timedelta(minutes=5)
 
 
-def activity_error(exc: TransportError) -> ApplicationError:
+def activity_error(exc: TransportError, not_after: datetime | None = None) -> ApplicationError:
     """A transport failure as the workflow and Temporal's retry policy understand it."""
+    if isinstance(exc, OutsideWindow):
+        details = (not_after.isoformat(),) if not_after is not None else ()
+        return ApplicationError(
+            str(exc), *details, type=ErrorType.OUTSIDE_WINDOW, non_retryable=True
+        )
     if isinstance(exc, Undeliverable):
         kind = ErrorType.OPTED_OUT if exc.reason == "opted_out" else ErrorType.UNDELIVERABLE
         return ApplicationError(str(exc), type=kind, non_retryable=True)

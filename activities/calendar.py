@@ -91,6 +91,34 @@ def next_open_moment(
     raise NoContactWindow(f"the contact window is never open in all of {', '.join(zones)} at once")
 
 
+def window_end(
+    at: datetime,
+    zones: Sequence[str],
+    window: ContactWindow,
+    holiday_country: str | None,
+) -> datetime | None:
+    """The end of the contact window open at `at`: the earliest end, across the candidate
+    zones, of the window containing `at` in each. None when the window is not open at `at` in
+    every zone (a contact day, within the hours): a send planned then is already outside it.
+
+    A send planned in a window must leave before this instant (Regulation F: not after 21:00
+    in a us ladder), however long the provider takes to accept it.
+    """
+    if at.tzinfo is None:
+        raise ValueError("at must be timezone-aware")
+    ends = []
+    for name in zones:
+        zone = ZoneInfo(name)
+        local = at.astimezone(zone)
+        day = local.date()
+        if not is_contact_day(day, window, holiday_country):
+            return None
+        if not window.start <= local.time() < window.end:
+            return None
+        ends.append(_local(day, window.end, zone))
+    return min(ends)
+
+
 def contact_deadline(
     sent_at: datetime,
     days: int,

@@ -11,6 +11,14 @@ from intake.accounts_csv import format_money
 from workflows.types import AccountView
 
 
+def outcome_text(outcome: str, reason: str | None, confirmed: bool = True) -> str:
+    """`sent`, `sent (unconfirmed)` when the provider's acceptance could not be confirmed, or
+    `suppressed (reason)`."""
+    if outcome == "sent" and not confirmed:
+        return "sent (unconfirmed)"
+    return outcome + (f" ({reason})" if reason else "")
+
+
 def account_tables(view: AccountView) -> list[Table]:
     zone = ZoneInfo(view.zones[0])
     summary = Table(title=f"Account {view.account_id}", show_header=False)
@@ -46,7 +54,7 @@ def account_tables(view: AccountView) -> list[Table]:
             contact.channel.value,
             contact.template,
             contact.locale or "",
-            contact.outcome + (f" ({contact.reason})" if contact.reason else ""),
+            outcome_text(contact.outcome, contact.reason, contact.confirmed),
         )
     events = Table(title="Events")
     for column in ("local time", "event", "accepted", "reason"):
@@ -79,7 +87,7 @@ def simulation_tables(document: dict[str, Any]) -> list[Table]:
                 c["local"],
                 f"{c['step']} ({c['template']}.{c['locale'] or '-'})",
                 c["channel"],
-                c["outcome"] + (f" ({c['reason']})" if c["reason"] else ""),
+                outcome_text(c["outcome"], c["reason"], c.get("confirmed", True)),
             )
             for c in account["contacts"]
         ] + [

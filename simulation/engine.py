@@ -31,7 +31,14 @@ from intake.events import ACCOUNT_CLOSED, AccountClosed, EventNotDelivered, deli
 from intake.start import start_account
 from simulation.events_file import EventsFileError, TimedEvent, load_events
 from worker import build_worker
-from workflows.types import AccountInput, AccountView, EventRecord, utc_iso, workflow_id_for
+from workflows.types import (
+    AccountInput,
+    AccountView,
+    ContactRecord,
+    EventRecord,
+    utc_iso,
+    workflow_id_for,
+)
 
 DAY = timedelta(days=1)
 MIN_DAYS, MAX_DAYS = 1, 3650
@@ -106,20 +113,7 @@ def report(view: AccountView, start: datetime, late: Iterable[EventRecord] = ())
         "status": view.status.value,
         "balance": format_money(view.balance, view.currency),
         "currency": view.currency,
-        "contacts": [
-            {
-                "day": _day(contact.at, start),
-                "at": utc_iso(contact.at.astimezone(UTC).replace(microsecond=0)),
-                "local": contact.at.astimezone(zone).replace(microsecond=0).isoformat(),
-                "step": contact.step,
-                "channel": contact.channel.value,
-                "template": contact.template,
-                "locale": contact.locale,
-                "outcome": contact.outcome,
-                "reason": contact.reason,
-            }
-            for contact in view.contacts
-        ],
+        "contacts": [contact_entry(contact, start, zone) for contact in view.contacts],
         "events": [
             {
                 "day": _day(event.at, start),
@@ -130,6 +124,25 @@ def report(view: AccountView, start: datetime, late: Iterable[EventRecord] = ())
             for event in [*view.events, *late]
         ],
     }
+
+
+def contact_entry(contact: ContactRecord, start: datetime, zone: ZoneInfo) -> dict[str, Any]:
+    """One contact as CONTRACT section 5 shows it; `confirmed` on sent contacts only (false when
+    the provider's acceptance could not be confirmed)."""
+    entry: dict[str, Any] = {
+        "day": _day(contact.at, start),
+        "at": utc_iso(contact.at.astimezone(UTC).replace(microsecond=0)),
+        "local": contact.at.astimezone(zone).replace(microsecond=0).isoformat(),
+        "step": contact.step,
+        "channel": contact.channel.value,
+        "template": contact.template,
+        "locale": contact.locale,
+        "outcome": contact.outcome,
+        "reason": contact.reason,
+    }
+    if contact.outcome == "sent":
+        entry["confirmed"] = contact.confirmed
+    return entry
 
 
 async def advance_to(env: WorkflowEnvironment, moment: datetime) -> None:

@@ -432,17 +432,23 @@ class ProviderDown:
         raise ConnectionError("provider unavailable")
 
 
-async def test_a_provider_outage_retries_at_later_windows_then_suppresses_the_step(
+async def test_a_provider_outage_retries_in_later_rounds_until_the_next_step_is_due(
     harness: Harness,
 ):
     transport = ProviderDown()
+    start = account(MONDAY)
     async with harness.worker(transport):
-        await harness.start(account(MONDAY))
-        await harness.advance_to(MONDAY + 3 * DAY)
+        await harness.start(start)
+        await harness.advance_to(MONDAY + 6 * DAY)
         view = await harness.view()
+    next_step_due = start.due_at + 5 * DAY  # sms-reminder: Saturday 00:00 in Paris
     courtesy = [c for c in view.contacts if c.step == "courtesy-email"]
-    assert [(c.outcome, c.reason) for c in courtesy] == [("suppressed", "send_failed")]
-    assert [e.type for e in view.events] == ["send_failed"] * 3
-    assert transport.calls > 3
-    # Every attempt stayed inside the window: the last round began before 21:00 Paris.
-    assert all(8 <= e.at.astimezone(PARIS).hour < 21 for e in view.events)
+    assert [(c.outcome, c.reason) for c in courtesy] == [("suppressed", "provider_unavailable")]
+    assert sec(courtesy[0].at) == next_step_due
+    rounds = [e for e in view.events if e.detail.get("step") == "courtesy-email"]
+    assert len(rounds) > 3 and transport.calls > len(rounds)
+    # Every round began inside the window (Tuesday to Friday) and none after the next step.
+    failed = [e for e in rounds if e.type == "send_failed"]
+    assert all(8 <= e.at.astimezone(PARIS).hour < 21 for e in failed)
+    assert all(e.at < next_step_due for e in rounds)
+    assert {e.at.astimezone(PARIS).date().day for e in failed} == {5, 6, 7, 8}

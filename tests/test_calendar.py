@@ -11,6 +11,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from activities.calendar import (
     NoContactWindow,
@@ -19,6 +21,7 @@ from activities.calendar import (
     is_holiday,
     local_midnight,
     next_open_moment,
+    window_end,
 )
 from config.ladder import ContactWindow
 
@@ -331,3 +334,68 @@ def test_local_midnight_on_dst_day_uses_the_offset_in_force_at_midnight():
     # DST starts at 02:00 in New York, so midnight on 2038-03-14 is still EST.
     assert local_midnight(date(2038, 3, 14), NEW_YORK) == utc(2038, 3, 14, 5, 0)
     assert local_midnight(date(2038, 3, 15), NEW_YORK) == utc(2038, 3, 15, 4, 0)
+
+
+# --- window_end: when a send planned in a window must have left (issue 10) -------------------
+
+
+def test_window_end_is_the_end_of_the_window_containing_the_moment():
+    # Tuesday 2038-01-05 20:50 in New York (EST): the us window ends at 21:00 that evening.
+    planned = datetime(2038, 1, 5, 20, 50, tzinfo=ZoneInfo(NEW_YORK))
+    assert window_end(planned, [NEW_YORK], MON_SAT, "US") == utc(2038, 1, 6, 2, 0)
+
+
+def test_window_end_is_none_outside_the_window_on_a_closed_day_or_a_holiday():
+    assert window_end(utc(2038, 1, 4, 20, 0), [PARIS], MON_SAT, None) is None  # 21:00 Paris
+    assert window_end(utc(2038, 1, 4, 6, 59), [PARIS], MON_SAT, None) is None  # 07:59
+    assert window_end(utc(2038, 1, 3, 12, 0), [PARIS], MON_SAT, None) is None  # a Sunday
+    assert window_end(utc(2038, 11, 25, 17, 0), [NEW_YORK], MON_SAT, "US") is None  # Thanksgiving
+
+
+def test_window_end_across_several_zones_is_the_earliest_end():
+    # 17:00Z Monday: 12:00 in New York, 09:00 in Los Angeles; New York closes first (02:00Z).
+    zones = [LOS_ANGELES, NEW_YORK]
+    assert window_end(utc(2038, 1, 4, 17, 0), zones, MON_SAT, None) == utc(2038, 1, 5, 2, 0)
+    # 15:00Z: 07:00 in Los Angeles, not open there yet: not open everywhere.
+    assert window_end(utc(2038, 1, 4, 15, 0), zones, MON_SAT, None) is None
+
+
+def test_window_end_follows_dst():
+    # Sunday 2038-03-14 US clocks go forward: Monday's 21:00 EDT is 01:00Z, not 02:00Z.
+    assert window_end(utc(2038, 3, 15, 20, 0), [NEW_YORK], MON_SAT, None) == utc(2038, 3, 16, 1, 0)
+
+
+def test_window_end_refuses_a_naive_datetime():
+    with pytest.raises(ValueError):
+        window_end(datetime(2038, 1, 4, 12, 0), [PARIS], MON_SAT, None)
+
+
+ZONE_SETS = [
+    (PARIS,),
+    (NEW_YORK,),
+    (NEW_YORK, LOS_ANGELES),
+    ("Asia/Kolkata",),
+    ("Pacific/Auckland",),
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    offset=st.integers(0, 400 * 24 * 60),
+    zones=st.sampled_from(ZONE_SETS),
+    window=st.sampled_from([MON_SAT, EVERY_DAY]),
+    holidays=st.sampled_from([None, "US", "FR"]),
+    into=st.floats(0, 1),
+)
+def test_every_instant_of_an_open_window_has_its_end_and_the_end_is_closed(
+    offset, zones, window, holidays, into
+):
+    opens = next_open_moment(utc(2038, 1, 1) + timedelta(minutes=offset), zones, window, holidays)
+    end = window_end(opens, zones, window, holidays)
+    assert end is not None and end > opens
+    inside = opens + (end - opens) * into
+    if inside < end:
+        assert next_open_moment(inside, zones, window, holidays) == inside
+        assert window_end(inside, zones, window, holidays) == end
+    assert window_end(end, zones, window, holidays) is None
+    assert next_open_moment(end, zones, window, holidays) > end

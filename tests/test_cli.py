@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
 from cli.main import app
@@ -214,6 +217,8 @@ def test_simulate_prints_the_contract_document(runner: CliRunner, tmp_path: Path
         assert account["ladder"] == {"name": "consumer-standard", "version": 1}
         assert re.fullmatch(r"\d+\.\d{2}", account["balance"])
         for contact in account["contacts"]:
+            # `confirmed` on sent contacts only (CONTRACT section 5): the outbox confirms all.
+            sent = {"confirmed"} if contact["outcome"] == "sent" else set()
             assert set(contact) == {
                 "day",
                 "at",
@@ -224,7 +229,9 @@ def test_simulate_prints_the_contract_document(runner: CliRunner, tmp_path: Path
                 "locale",
                 "outcome",
                 "reason",
+                *sent,
             }
+            assert contact.get("confirmed", True) is True
             assert contact["at"].endswith("Z")
             at = datetime.fromisoformat(contact["at"].replace("Z", "+00:00"))
             local = datetime.fromisoformat(contact["local"])
@@ -236,6 +243,39 @@ def test_simulate_prints_the_contract_document(runner: CliRunner, tmp_path: Path
     assert [c["step"] for c in a1001["contacts"]][:2] == ["courtesy-email", "sms-reminder"]
     assert a1001["contacts"][0]["locale"] == "fr"
     assert a1001["status"] == "handed_off"
+
+
+def test_simulate_and_account_show_mark_an_unconfirmed_send():
+    from cli.tables import outcome_text, simulation_tables
+    from simulation.engine import contact_entry
+    from workflows.types import ContactRecord
+
+    at = datetime(2038, 1, 5, 7, 0, tzinfo=UTC)
+    record = ContactRecord(
+        at=at, step="s", channel="sms", template="t", outcome="sent", confirmed=False
+    )
+    entry = contact_entry(record, at, ZoneInfo("Europe/Paris"))
+    assert entry["confirmed"] is False
+    suppressed = record.model_copy(update={"outcome": "suppressed", "reason": "no_address"})
+    assert "confirmed" not in contact_entry(suppressed, at, ZoneInfo("Europe/Paris"))
+    assert outcome_text("sent", None, confirmed=False) == "sent (unconfirmed)"
+    assert outcome_text("suppressed", "opted_out") == "suppressed (opted_out)"
+    document = {
+        "accounts": [
+            {
+                "account_id": "A",
+                "status": "active",
+                "balance": "1.00",
+                "currency": "EUR",
+                "ladder": {"name": "l", "version": 1},
+                "contacts": [entry],
+                "events": [],
+            }
+        ]
+    }
+    console = Console(file=io.StringIO(), width=200)
+    console.print(simulation_tables(document)[0])
+    assert "sent (unconfirmed)" in console.file.getvalue()
 
 
 def test_simulate_table_format(runner: CliRunner, tmp_path: Path):

@@ -7,6 +7,7 @@ the change reaches a worker. Guard intended changes with `workflow.patched`.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -19,8 +20,32 @@ from workflows.account_workflow import AccountWorkflow
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 
 
-def test_there_are_recorded_histories():
-    assert len(HISTORIES) >= 5
+# Generations: before the account model, with it, and with issue 10's send rules.
+GENERATIONS = ("example-events-", "model-example-events-", "send-faults-example-events-")
+
+
+def test_there_are_recorded_histories_of_every_generation():
+    for generation in GENERATIONS:
+        recorded = [path for path in HISTORIES if path.name.startswith(generation)]
+        assert len(recorded) >= 5, generation
+
+
+def test_the_newest_generation_runs_by_the_newest_rules():
+    """A new generation must have been recorded with every patch: each of its histories marks
+    the account-model and send-faults patches, first thing."""
+    for path in HISTORIES:
+        if path.name.startswith(GENERATIONS[-1]):
+            history = WorkflowHistory.from_json(path.stem, path.read_text(encoding="utf-8"))
+            patches = [
+                json.loads(marker.details["patch-data"].payloads[0].data)["id"]
+                for marker in (
+                    event.marker_recorded_event_attributes
+                    for event in history.events
+                    if event.HasField("marker_recorded_event_attributes")
+                )
+                if marker.marker_name == "core_patch"
+            ]
+            assert patches[:2] == ["account-model", "send-faults"], path.name
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[path.stem for path in HISTORIES])

@@ -26,13 +26,22 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from config.ladder import Channel, Step
     from workflows import search_attributes as sa
-    from workflows.account import contact_policy, contacts, deadlines, journal, requests, view
-    from workflows.account.actions import Action, Contact, Fire, SendPending, SendReminder
+    from workflows.account import (
+        contact_policy,
+        contacts,
+        deadlines,
+        journal,
+        outage,
+        requests,
+        view,
+    )
+    from workflows.account.actions import Action, Contact, Fire, GiveUp, SendPending, SendReminder
     from workflows.account.apply import Answer, ScheduleNeeded, apply, needs_schedule
     from workflows.account.events import Event, MalformedEvent, Reply, typed_event
     from workflows.account.next_action import next_action
     from workflows.account.replies import reply_answer, reply_meaning
     from workflows.account.transitions import opening_state
+    from workflows.activity_errors import error_type, window_end
     from workflows.activity_options import (
         LOOKUP_RETRY,
         SEND_RETRY,
@@ -57,6 +66,9 @@ CLOSED_LINGER = timedelta(days=7)
 # Accounts started before the account model: they keep the rules they ran with until their
 # next continue-as-new (see README, "Changing the workflow").
 MODEL_RULES = "account-model"
+# Issue 10: a send the window closed on is deferred (same key), an outage is retried until the
+# next step's moment, closed accounts are recorded. Older accounts keep the rules of before.
+SEND_FAULTS = "send-faults"
 
 
 @workflow.defn(name="DunningAccount")
@@ -78,7 +90,9 @@ class AccountWorkflow:
 
     @workflow.run
     async def run(self, input: AccountInput) -> AccountView:
-        self._rules()  # first, so the rules an account runs by are decided in its first task
+        # First, so the rules an account runs by are decided in its first task.
+        self._rules()
+        self._send_faults()
         if input.state is None:
             entered = opening_state(input, workflow.now())
             self.state.skipped_steps = entered.skipped_steps
@@ -100,14 +114,19 @@ class AccountWorkflow:
             at = await self._window_for(action) if action.needs_window else action.at
             if at is None or self._changes != seen:
                 continue  # no window at all (recorded), or an event came in meanwhile
+            bounded = action.not_after is not None and at >= action.not_after
+            if bounded:
+                at = action.not_after  # a retry's window opens too late: plan again then
             self._set_next_contact(at, action.label)
-            if not await self._sleep_until(at, seen):
-                continue  # an event changed the state: plan again
+            if not await self._sleep_until(at, seen) or bounded:
+                continue  # an event changed the state, or the retry's bound has come
             async with self._lock:
                 if self._changes != seen:
                     continue  # an event was applied while we waited for the lock
                 await self._run(action)
         self._set_next_contact(None)
+        if self._send_faults():
+            await self._record_closed()
         with contextlib.suppress(TimeoutError):
             await workflow.wait_condition(
                 lambda: False, timeout=CLOSED_LINGER, timeout_summary="refuse late events"
@@ -129,10 +148,17 @@ class AccountWorkflow:
                     now,
                     plan_ends_without_installments=self._rules(),
                 )
+            case SendReminder(contact=contact) if self._send_faults():
+                # Marked once it is sent or suppressed: it is retried like any contact.
+                if await self._contact(contact):
+                    self.state = deadlines.reminder_sent(self.state, contact.step)
             case SendReminder(contact=contact):
-                # Marked first: a reminder goes once, whatever its send's outcome.
+                # Before issue 10, marked first: a reminder went once, whatever its outcome.
                 self.state = deadlines.reminder_sent(self.state, contact.step)
                 await self._contact(contact)
+            case GiveUp(contact=contact):
+                self.state = contacts.give_up(self.state, self.input, contact, now)
+                self._publish()
             case SendPending(step=step):
                 message = next(m for m in self.state.pending if m.step == step)
                 if await self._contact(contacts.pending_contact(message)):
@@ -161,8 +187,7 @@ class AccountWorkflow:
                 start_to_close_timeout=WINDOW_LOOKUP_TIMEOUT,
             )
         except (ActivityError, ApplicationError) as err:
-            # A local activity's failure may arrive bare or wrapped: accept both.
-            if _error_type(err) != ErrorType.NO_CONTACT_WINDOW:
+            if error_type(err) != ErrorType.NO_CONTACT_WINDOW:
                 raise
         self.state = contacts.no_window(
             self.state,
@@ -178,9 +203,10 @@ class AccountWorkflow:
     async def _contact(self, contact: Contact) -> bool:
         """Send one message, or record why not and try the fallback channel.
 
-        Returns False only when the provider stayed unavailable and another send round is due.
+        Returns False only when the contact is tried again later (the provider unavailable, or
+        the window closed first); a contact being retried resumes on the channel it reached.
         """
-        channel, fallback_for = contact.channel, None
+        channel, fallback_for = outage.resume(self.state, contact)
         while True:
             verdict = contact_policy.check(
                 self.state,
@@ -204,6 +230,7 @@ class AccountWorkflow:
                 workflow_id=workflow.info().workflow_id,
                 fallback_for=fallback_for,
                 fallback_after_rounds=self._rules(),
+                send_faults=self._send_faults(),
             )
             if then.kind != "fallback" or then.channel is None:
                 return then.kind == "done"
@@ -223,10 +250,12 @@ class AccountWorkflow:
                 summary=f"{contact.step} by {channel.value}",
             )
         except ActivityError as err:
-            if _error_type(err) == ErrorType.TEMPLATE:
+            if error_type(err) == ErrorType.TEMPLATE:
                 workflow.logger.error("step %s: %s", contact.step, err.cause)
-            return contacts.not_sent(_error_type(err))
-        return contacts.Sent(receipt.sent_at, receipt.locale, receipt.message_id, receipt.deadline)
+            return contacts.not_sent(error_type(err), window_end(err))
+        return contacts.Sent(
+            receipt.sent_at, receipt.locale, receipt.message_id, receipt.deadline, receipt.confirmed
+        )
 
     # ---- handoff ---------------------------------------------------------------------------
 
@@ -241,6 +270,16 @@ class AccountWorkflow:
         )
         self.state = deadlines.handed_off(self.state, self.input, step.id, reference, now)
         self._publish()
+
+    async def _record_closed(self) -> None:
+        """Temporal forgets a closed workflow after retention; the account registry does not,
+        so the workflow id is never used again."""
+        await workflow.execute_activity(
+            "record_account_closed",
+            requests.closed(self.state, self.input, workflow.info().workflow_id, workflow.now()),
+            start_to_close_timeout=timedelta(minutes=1),
+            summary="record the account closed",
+        )
 
     # ---- waiting -----------------------------------------------------------------------------
 
@@ -270,6 +309,10 @@ class AccountWorkflow:
     def _rules(self) -> bool:
         """True for accounts run by the account model's rules (all but older running ones)."""
         return workflow.patched(MODEL_RULES)
+
+    def _send_faults(self) -> bool:
+        """True for accounts run by issue 10's send rules (all but older running ones)."""
+        return workflow.patched(SEND_FAULTS)
 
     # ---- events --------------------------------------------------------------------------------
 
@@ -363,8 +406,3 @@ class AccountWorkflow:
     def status(self) -> AccountView:
         """The whole state of the account, as of the workflow's last task."""
         return self._view()
-
-
-def _error_type(err: ActivityError | ApplicationError) -> str | None:
-    cause = err if isinstance(err, ApplicationError) else err.cause
-    return cause.type if isinstance(cause, ApplicationError) else None

@@ -51,6 +51,8 @@ class SuppressReason(StrEnum):
     NO_CONTACT_WINDOW = "no_contact_window"
     TEMPLATE_ERROR = "template_error"
     CALL_CAP = "call_cap"
+    # The provider stayed unavailable until the contact's bound (the next step's moment, ...).
+    PROVIDER_UNAVAILABLE = "provider_unavailable"
 
 
 class ErrorType(StrEnum):
@@ -60,6 +62,9 @@ class ErrorType(StrEnum):
     OPTED_OUT = "OptedOut"  # the provider says the recipient unsubscribed (Twilio 21610)
     TEMPLATE = "TemplateError"
     NO_CONTACT_WINDOW = "NoContactWindow"
+    # The contact window the send was planned in closed before the provider took the message:
+    # nothing was sent (details: the window's end, ISO 8601).
+    OUTSIDE_WINDOW = "OutsideWindow"
 
 
 class Debtor(BaseModel):
@@ -112,6 +117,8 @@ class ContactRecord(BaseModel):
     idempotency_key: str | None = None
     deadline: date | None = None
     fallback_for: Channel | None = None
+    # Sent contacts only: False when the provider's acceptance could not be confirmed.
+    confirmed: bool = True
 
 
 class EventRecord(BaseModel):
@@ -238,6 +245,14 @@ class PendingMessage(MessageDetails):
     template: str
 
 
+class RetryingSend(BaseModel):
+    """A contact not yet sent nor suppressed that is tried again later (its provider was
+    unavailable, or the window closed first): the channel it continues on, and since when."""
+
+    channel: Channel
+    since: AwareDatetime
+
+
 class AccountState(BaseModel):
     """Everything the workflow knows; carried across continue-as-new."""
 
@@ -270,6 +285,7 @@ class AccountState(BaseModel):
     # next round may start: state, so that continue-as-new keeps them.
     send_rounds: dict[str, int] = Field(default_factory=dict)
     retry_not_before: AwareDatetime | None = None
+    retrying: dict[str, RetryingSend] = Field(default_factory=dict)  # by step
 
 
 class AccountInput(BaseModel):
@@ -404,8 +420,18 @@ class SendReceipt(BaseModel):
     message_id: str
     locale: str
     deadline: date | None = None
-    sent_at: AwareDatetime
+    sent_at: AwareDatetime  # when the provider accepted it (or the activity's clock then)
     duplicate: bool = False  # the ledger already had this key: nothing was sent again
+    confirmed: bool = True  # False: treated as sent, the provider's acceptance unconfirmed
+
+
+class ClosedAccount(BaseModel):
+    """An account reached a final status: its workflow id stays used beyond retention."""
+
+    workflow_id: str
+    account_id: str
+    status: Status
+    closed_at: AwareDatetime
 
 
 class HandoffRequest(BaseModel):

@@ -3,7 +3,9 @@
 It runs `next_action`, looks windows up with the real calendar functions (what the activities
 call), "sends" with an outcome the test chooses, applies events through `apply`, and keeps an
 independent log of what the debtor asked for (cease, disputes, opt-outs) so the invariants are
-checked against facts, not against the policy that enforced them.
+checked against facts, not against the policy that enforced them. A `Deferred` outcome is what
+the send activity answers once the window has closed: the driver's clock moves to the end of
+the window first, as the real one would have.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ from activities.calendar import (
     ladder_day_start,
     next_open_moment,
     scheduled_dates,
+    window_end,
 )
 from config.ladder import Channel
-from workflows.account import contact_policy, contacts, deadlines, journal
-from workflows.account.actions import Action, Contact, Fire, SendPending, SendReminder
+from workflows.account import clock, contact_policy, contacts, deadlines, journal, outage
+from workflows.account.actions import Action, Contact, Fire, GiveUp, SendPending, SendReminder
 from workflows.account.apply import Answer, ScheduleNeeded, apply, needs_schedule
 from workflows.account.events import Event, MalformedEvent, Reply, typed_event
 from workflows.account.next_action import next_action
@@ -50,6 +53,19 @@ class Sent:
 
 
 @dataclass
+class Attempt:
+    """One try of a contact on a channel, whatever came of it."""
+
+    at: datetime
+    step: str
+    channel: Channel
+    key: str
+    outcome: str  # sent, not_sent, unavailable, deferred
+    retry: bool  # a later round (or a deferred send tried again), not the first wake-up
+    next_step_at: datetime | None  # for a ladder step: when the next later step is due
+
+
+@dataclass
 class Facts:
     """What the debtor and ops said, kept apart from the state the model keeps."""
 
@@ -67,6 +83,7 @@ class Driver:
     outcome: SendOutcome = lambda channel: None
     state: AccountState = field(init=False)
     sent: list[Sent] = field(default_factory=list)
+    attempts: list[Attempt] = field(default_factory=list)
     answers: list[Answer] = field(default_factory=list)
     facts: Facts = field(default_factory=Facts)
     violations: list[str] = field(default_factory=list)
@@ -85,10 +102,14 @@ class Driver:
             at = self.window(action) if action.needs_window else action.at
             if at is None:
                 continue  # no window at all: recorded as suppressed
+            bounded = action.not_after is not None and at >= action.not_after
+            if bounded:
+                at = action.not_after  # the retry's window opens too late: plan again then
             if at > until:
                 break
             self.now = max(self.now, at)
-            self.run(action)
+            if not bounded:
+                self.run(action)
         else:
             raise AssertionError(f"more than {max_actions} actions before {until}")
         self.now = max(self.now, until)
@@ -119,8 +140,10 @@ class Driver:
             case Fire() as timer:
                 self.state = deadlines.fire(self.state, self.account, timer, self.now)
             case SendReminder(contact=contact):
-                self.state = deadlines.reminder_sent(self.state, contact.step)
-                self.contact(contact, None)
+                if self.contact(contact, None):
+                    self.state = deadlines.reminder_sent(self.state, contact.step)
+            case GiveUp(contact=contact):
+                self.state = contacts.give_up(self.state, self.account, contact, self.now)
             case SendPending(step=step):
                 message = next(m for m in self.state.pending if m.step == step)
                 if self.contact(contacts.pending_contact(message), None):
@@ -137,12 +160,28 @@ class Driver:
                     self.state = deadlines.step_done(self.state)
 
     def contact(self, contact: Contact, ladder_day: int | None) -> bool:
-        channel, fallback_for = contact.channel, None
+        channel, fallback_for = outage.resume(self.state, contact)
+        later_round = contact.step in self.state.retrying  # not the fallback tried at once
         while True:
             verdict = contact_policy.check(self.state, self.account, channel, self.now)
             outcome: contacts.Outcome
             if verdict.allowed:
+                key = contacts.idempotency_key(WORKFLOW_ID, self.state, contact.step, channel)
+                tried_at = self.now
                 outcome = self.outcome(channel) or contacts.Sent(self.now, "en", "m")
+                if isinstance(outcome, contacts.Deferred):
+                    outcome = self.deferred()
+                self.attempts.append(
+                    Attempt(
+                        tried_at,
+                        contact.step,
+                        channel,
+                        key,
+                        type(outcome).__name__.lower().replace("notsent", "not_sent"),
+                        later_round,
+                        self.next_step_at(contact.step),
+                    )
+                )
                 if isinstance(outcome, contacts.Sent):
                     self.check_send(contact.step, channel, ladder_day)
                     key = contacts.idempotency_key(WORKFLOW_ID, self.state, contact.step, channel)
@@ -160,6 +199,7 @@ class Driver:
                     self.facts.undeliverable.add(channel)
             else:
                 outcome = contacts.NotSent(str(verdict.reason))
+            before = self.state
             self.state, then = contacts.settle(
                 self.state,
                 self.account,
@@ -170,9 +210,39 @@ class Driver:
                 workflow_id=WORKFLOW_ID,
                 fallback_for=fallback_for,
             )
+            if isinstance(outcome, contacts.Deferred):
+                self.check_deferred(contact.step, before)
             if then.kind != "fallback" or then.channel is None:
                 return then.kind == "done"
             channel, fallback_for = then.channel, contact.channel
+
+    def check_deferred(self, step: str, before: AccountState) -> None:
+        """A deferred send records no contact and does not use up its send round."""
+        if len(self.state.contacts) != len(before.contacts):
+            self.violations.append(f"{step} at {self.now}: a deferred send recorded a contact")
+        if self.state.send_rounds.get(step) != before.send_rounds.get(step):
+            self.violations.append(f"{step} at {self.now}: a deferred send used up its round")
+
+    def deferred(self) -> contacts.Deferred:
+        """What the send activity answers when the window closes before the provider takes
+        the message: the clock moves to the window's end, which the answer carries."""
+        ladder, zones = self.account.ladder, self.account.debtor.zones
+        end = window_end(self.now, zones, ladder.contact_window, ladder.holidays) or self.now
+        self.now = max(self.now, end)
+        return contacts.Deferred(end)
+
+    def next_step_at(self, step: str) -> datetime | None:
+        """For a ladder step: when the next later step is due (None: not a ladder step, or the
+        last one). Computed here, apart from the model's own bound."""
+        steps = self.account.ladder.steps
+        ids = [s.id for s in steps]
+        if step not in ids:
+            return None
+        day = steps[ids.index(step)].day
+        later = [s for s in steps if s.day > day]
+        if not later:
+            return None
+        return clock.step_moment(self.account.due_at, later[0].day, self.state.paused_seconds)
 
     # ---- events ------------------------------------------------------------------------------
 

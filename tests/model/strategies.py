@@ -1,4 +1,4 @@
-"""Hypothesis strategies: random ladders, debtors in random zones, random events."""
+"""Hypothesis strategies: random ladders, debtors in random zones, random events, outages."""
 
 from __future__ import annotations
 
@@ -211,3 +211,9 @@ def classifications(draw) -> ReplyClassification:
         amount=draw(st.none() | money) if kind == "promise" else None,
         channel=draw(st.none() | st.just(Channel.VOICEMAIL)) if kind == "opt_out" else None,
     )
+
+
+# A provider outage: how many hours from now, and which channels' providers are down.
+outages = st.tuples(
+    st.integers(1, 24 * 20), st.sets(st.sampled_from(CHANNELS), min_size=1).map(frozenset)
+)

@@ -12,7 +12,17 @@ random provider outcomes, and checks after every step:
 4. the balance never goes below zero; an overpayment closes the account as paid and records
    the overpaid amount;
 5. no ladder step goes out before the local start of its ladder day (paused time not counted);
-6. every (step, round) has its own idempotency key.
+6. every (step, round) has its own idempotency key;
+7. a deferred send (the window closed before the provider took it) records no contact, keeps
+   its send round, and is tried again with the same idempotency key;
+8. an outage never makes a ladder step run into the next: no later round of a step starts at
+   or after the moment the next later step is due;
+9. every ladder step the account has passed ended sent or suppressed with a reason (none is
+   left half-done, retrying, or dropped silently).
+
+Provider outcomes are random per send (sent, undeliverable, opted out, template error, an
+outage past the activity's retries, the window closing first), plus long outages of some
+channels or all of them for up to 20 days.
 
 `DUNNING_PROPERTY_EXAMPLES` sets how many sequences run (default below).
 """
@@ -20,7 +30,7 @@ random provider outcomes, and checks after every step:
 from __future__ import annotations
 
 import os
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from hypothesis import HealthCheck, settings
@@ -36,7 +46,7 @@ from hypothesis.stateful import (
 
 from config.ladder import Channel
 from tests.model.driver import Driver
-from tests.model.strategies import START, accounts, classifications, events
+from tests.model.strategies import START, accounts, classifications, events, outages
 from workflows.account import contacts
 from workflows.account.next_action import next_action
 from workflows.types import Status
@@ -51,8 +61,13 @@ class AccountMachine(RuleBasedStateMachine):
     @initialize(account=accounts(), offset=st.integers(0, 72), outcomes=st.randoms())
     def start(self, account, offset, outcomes) -> None:
         self.outcomes = outcomes
+        self.outage: tuple[datetime, frozenset[Channel]] | None = None
 
         def outcome(channel: Channel) -> contacts.Outcome | None:
+            if self.outage is not None:
+                until, channels = self.outage
+                if self.driver.now < until and channel in channels:
+                    return contacts.Unavailable()
             return self.outcomes.choice(provider_outcomes_list)
 
         self.driver = Driver(account, START + timedelta(hours=offset), outcome=outcome)
@@ -60,6 +75,13 @@ class AccountMachine(RuleBasedStateMachine):
     @rule(hours=st.integers(0, 24 * 20))
     def time_passes(self, hours: int) -> None:
         self.driver.run_until(self.driver.now + timedelta(hours=hours))
+
+    @rule(outage=outages)
+    def provider_outage(self, outage: tuple[int, frozenset[Channel]]) -> None:
+        """Some providers (or all) are down for a while, from now."""
+        hours, channels = outage
+        self.outage = (self.driver.now + timedelta(hours=hours), channels)
+        event_note(f"outage of {len(channels)} channels")
 
     @rule(event=events(), classification=classifications())
     def event_arrives(self, event, classification) -> None:
@@ -108,16 +130,58 @@ class AccountMachine(RuleBasedStateMachine):
         keys = [sent.key for sent in self.driver.sent]
         assert len(keys) == len(set(keys))
 
+    @precondition(lambda self: hasattr(self, "driver"))
+    @invariant()
+    def a_deferred_send_is_tried_again_with_its_key(self) -> None:
+        attempts = self.driver.attempts
+        for index, attempt in enumerate(attempts):
+            if attempt.outcome != "deferred":
+                continue
+            again = next((a for a in attempts[index + 1 :] if a.step == attempt.step), None)
+            if again is not None and again.channel == attempt.channel:
+                assert again.key == attempt.key, (attempt, again)
+
+    @precondition(lambda self: hasattr(self, "driver"))
+    @invariant()
+    def no_later_round_at_or_past_the_next_step(self) -> None:
+        for attempt in self.driver.attempts:
+            if attempt.retry and attempt.next_step_at is not None:
+                assert attempt.at < attempt.next_step_at, attempt
+
     def teardown(self) -> None:
         if not hasattr(self, "driver"):
             return
         driver = self.driver
-        driver.run_until(driver.now + FOREVER, max_actions=2000)
+        driver.run_until(driver.now + FOREVER, max_actions=5000)
         assert driver.violations == []
+        self.every_passed_step_ended()
         event_note(f"ended {driver.state.status.value}")
+        reasons = {c.reason for c in driver.state.contacts}
+        if "provider_unavailable" in reasons:
+            event_note("a contact given up: provider_unavailable")
+        if any(a.outcome == "deferred" for a in driver.attempts):
+            event_note("a send deferred")
+        if any(a.retry and a.outcome == "sent" for a in driver.attempts):
+            event_note("sent in a later round")
         assert driver.state.status.is_final or driver.state.status == Status.DISPUTED, (
             f"still {driver.state.status.value} after {FOREVER.days} days"
         )
+
+    def every_passed_step_ended(self) -> None:
+        state, steps = self.driver.state, self.driver.account.ladder.steps
+        for step in steps[: state.next_step_index]:
+            if step.is_handoff or step.id in state.skipped_steps:
+                continue
+            records = [c for c in state.contacts if c.step == step.id]
+            assert records, f"{step.id} was passed without a contact record"
+            assert all(c.outcome == "sent" or c.reason for c in records), records
+            assert step.id not in state.retrying, f"{step.id} passed while still retrying"
+        if state.status.is_final:
+            return
+        for step_id in state.retrying:  # a contact still retrying is the one the account is at
+            assert step_id in {s.id for s in steps[state.next_step_index :]} | {
+                m.step for m in state.pending
+            } or step_id.startswith(("promise-", "plan-")), step_id
 
 
 provider_outcomes_list = [
@@ -131,6 +195,9 @@ provider_outcomes_list = [
     contacts.NotSent("opted_out", unusable=True),
     contacts.NotSent("template_error"),
     contacts.Unavailable(),
+    contacts.Unavailable(),
+    contacts.Deferred(),
+    contacts.Deferred(),  # the driver moves its clock to the window's end and gives it
 ]
 
 AccountMachine.TestCase.settings = settings(

@@ -208,6 +208,7 @@ def test_after_the_last_send_round_the_fallback_channel_is_tried():
         MONDAY,
         workflow_id="wf",
         fallback_after_rounds=False,
+        send_faults=False,
     )
     assert then.kind == "done"
 

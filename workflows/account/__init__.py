@@ -4,7 +4,9 @@
 - `apply`: `apply(state, account, event, now, lookups) -> (state, Answer)`.
 - `plan`: `next_action(state, account, now) -> Action`, an action being data.
 - `contact_policy`: may this channel be used now? allowed, or suppressed with a reason.
-- `contacts`: what a send's outcome does to the state (sent, suppressed, fallback, retry).
+- `contacts`: what a send's outcome does to the state (sent, suppressed, fallback, retry,
+  deferred because the window closed first, given up at its bound).
+- `outage`: how long a contact that could not go out keeps being tried, and on which channel.
 - `clock`: ladder-day arithmetic.
 - `view`: what the status query and the search attributes show.
 

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from config.ladder import Channel
+from config.ladder import Channel, Step
+from workflows.types import PendingMessage
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,17 @@ class Contact:
     fallback: Channel | None = None
     deadline_days: int | None = None
     details: dict[str, Any] = field(default_factory=dict)  # promise / installment figures
+
+
+def step_contact(step: Step) -> Contact:
+    assert step.channel is not None and step.template is not None
+    return Contact(step.id, step.channel, step.template, step.fallback, step.deadline_days)
+
+
+def pending_contact(message: PendingMessage) -> Contact:
+    return Contact(
+        message.step, message.channel, message.template, details=message.message_details()
+    )
 
 
 @dataclass(frozen=True)
@@ -47,6 +59,15 @@ class SendReminder:
     contact: Contact
 
 
+@dataclass(frozen=True)
+class GiveUp:
+    """A contact whose provider stayed unavailable until its bound (the next step's moment, a
+    promise's or installment's date): recorded as suppressed (`provider_unavailable`), and the
+    account moves on. Needs no window: nothing is sent."""
+
+    contact: Contact
+
+
 TimerKind = Literal["hold_ended", "promise_due", "installment_due", "ladder_exhausted"]
 
 
@@ -63,6 +84,9 @@ class Fire:
 class Action:
     at: datetime
     label: str
-    do: SendSteps | SendPending | SendReminder | Fire
+    do: SendSteps | SendPending | SendReminder | Fire | GiveUp
     needs_window: bool = True
     ladder_day: int | None = None  # not before this ladder day begins locally (see clock)
+    # A contact being retried: if its window opens only at or after this moment, do not send;
+    # plan again at this moment instead (the model then gives the contact up).
+    not_after: datetime | None = None

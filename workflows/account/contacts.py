@@ -1,8 +1,10 @@
-"""What a contact attempt does to the state: sent, suppressed, or the provider unavailable.
+"""What a contact attempt does to the state: sent, suppressed, deferred, or the provider
+unavailable.
 
 `settle` records the outcome of one channel and says what comes next: done, the fallback
-channel, or another send round later. Nothing is ever dropped silently: every attempt that
-does not send is a `suppressed` contact with its reason.
+channel, or another try later. Nothing is ever dropped silently: every contact ends `sent` or
+`suppressed` with its reason, and every try that did not send is an event (`send_failed`,
+`send_deferred`). How long a contact keeps being tried is `outage.bound`.
 """
 
 from __future__ import annotations
@@ -11,9 +13,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Literal
 
-from config.ladder import Channel, Step
-from workflows.account import clock
-from workflows.account.actions import Contact
+from config.ladder import Channel
+from workflows.account import clock, deadlines, outage
+from workflows.account.actions import Contact, pending_contact, step_contact
 from workflows.account.contact_policy import calls_in_period
 from workflows.types import (
     AccountInput,
@@ -21,19 +23,20 @@ from workflows.types import (
     ContactRecord,
     ErrorType,
     EventRecord,
-    PendingMessage,
     SuppressReason,
 )
 
 SEND_FAILED = "send_failed"
+SEND_DEFERRED = "send_deferred"
 
 
 @dataclass(frozen=True)
 class Sent:
-    sent_at: datetime
+    sent_at: datetime  # when the provider accepted it
     locale: str
     message_id: str
     deadline: date | None = None
+    confirmed: bool = True  # False: treated as sent, the provider's acceptance unconfirmed
 
 
 @dataclass(frozen=True)
@@ -49,7 +52,16 @@ class Unavailable:
     """The provider could not take the message within the activity's retries (an outage)."""
 
 
-Outcome = Sent | NotSent | Unavailable
+@dataclass(frozen=True)
+class Deferred:
+    """The contact window the send was planned in closed before the provider took the message
+    (a slow provider, a long queue): nothing was sent. The same send, with the same key, goes at
+    the next window from `not_before` (the window's end); the send round is not used up."""
+
+    not_before: datetime | None = None
+
+
+Outcome = Sent | NotSent | Unavailable | Deferred
 
 
 @dataclass(frozen=True)
@@ -59,6 +71,7 @@ class Next:
 
 
 DONE = Next("done")
+RETRY_LATER = Next("retry_later")
 
 # Activity error types that make a channel unusable for the account from now on.
 UNUSABLE = {
@@ -67,13 +80,18 @@ UNUSABLE = {
 }
 
 
-def not_sent(error_type: str | None) -> NotSent | Unavailable:
+def not_sent(
+    error_type: str | None, window_end: datetime | None = None
+) -> NotSent | Unavailable | Deferred:
     """A failed send activity, by its error type: an unusable address or channel, a template
-    that does not render, or (anything else) the provider unavailable."""
+    that does not render, the window closed first, or (anything else) the provider
+    unavailable."""
     if error_type in UNUSABLE:
         return NotSent(UNUSABLE[error_type], unusable=True)
     if error_type == ErrorType.TEMPLATE:
         return NotSent(SuppressReason.TEMPLATE_ERROR)
+    if error_type == ErrorType.OUTSIDE_WINDOW:
+        return Deferred(window_end)
     return Unavailable()
 
 
@@ -95,16 +113,30 @@ def settle(
     workflow_id: str,
     fallback_for: Channel | None = None,
     fallback_after_rounds: bool = True,
+    send_faults: bool = True,
 ) -> tuple[AccountState, Next]:
-    """Record one channel's outcome; the state passed in is never changed."""
+    """Record one channel's outcome; the state passed in is never changed.
+
+    `send_faults=False` keeps the rules of accounts started before issue 10 (a deferral counts
+    as a failed round; after the rounds and one try of the fallback, `send_failed`)."""
     state = state.model_copy(deep=True)
+    if isinstance(outcome, Deferred) and not send_faults:
+        outcome = Unavailable()
     if isinstance(outcome, Sent):
         _record_sent(state, contact, channel, outcome, workflow_id, fallback_for)
-        return state, DONE
+        return _done(state, contact, send_faults)
+    if isinstance(outcome, Deferred):
+        detail = {"step": contact.step, "channel": channel.value}
+        state.events.append(EventRecord(at=now, type=SEND_DEFERRED, detail=detail))
+        not_before = max(now, outcome.not_before or now)
+        outage.keep_trying(state, contact.step, channel, now, not_before)
+        return state, RETRY_LATER
     if isinstance(outcome, NotSent):
         if outcome.unusable:
             state.unusable_channels[channel.value] = outcome.reason
         reason = outcome.reason
+    elif send_faults:
+        return _unavailable(state, account, contact, channel, now, fallback_for)
     else:
         rounds = state.send_rounds.get(contact.step, 0) + 1
         state.send_rounds[contact.step] = rounds
@@ -112,7 +144,7 @@ def settle(
         if rounds < account.ladder.send_rounds.rounds:
             spacing = timedelta(minutes=account.ladder.send_rounds.spacing_minutes)
             state.retry_not_before = now + spacing
-            return state, Next("retry_later")
+            return state, RETRY_LATER
         reason = SEND_FAILED
         if not fallback_after_rounds:
             record_suppressed(state, contact, channel, reason, now, fallback_for)
@@ -120,7 +152,70 @@ def settle(
     record_suppressed(state, contact, channel, reason, now, fallback_for)
     if contact.fallback is not None and fallback_for is None:
         return state, Next("fallback", contact.fallback)
+    return _done(state, contact, send_faults)
+
+
+def _unavailable(
+    state: AccountState,
+    account: AccountInput,
+    contact: Contact,
+    channel: Channel,
+    now: datetime,
+    fallback_for: Channel | None,
+) -> tuple[AccountState, Next]:
+    """A round the provider could not take. The primary gets the ladder's send rounds, then
+    the fallback (if any) is tried at once; while the provider stays unavailable more rounds
+    follow at the same spacing, on the fallback when there is one, until the contact's bound:
+    then it is suppressed, `provider_unavailable`. No round is planned at or past the bound."""
+    step = contact.step
+    rounds = state.send_rounds.get(step, 0) + 1
+    state.send_rounds[step] = rounds
+    state.events.append(
+        EventRecord(at=now, type=SEND_FAILED, detail={"step": step, "channel": channel.value})
+    )
+    entry = state.retrying.get(step)
+    limit = outage.bound(state, account, step, entry.since if entry else now)
+    next_round = now + timedelta(minutes=account.ladder.send_rounds.spacing_minutes)
+    fallback_left = fallback_for is None and contact.fallback is not None
+    if next_round < limit and (rounds < account.ladder.send_rounds.rounds or not fallback_left):
+        outage.keep_trying(state, step, channel, now, next_round)
+        return state, RETRY_LATER
+    if fallback_left:
+        record_suppressed(state, contact, channel, SEND_FAILED, now)
+        if entry is None:
+            outage.keep_trying(state, step, channel, now, now)  # the bound counts from here
+        return state, Next("fallback", contact.fallback)
+    record_suppressed(
+        state, contact, channel, SuppressReason.PROVIDER_UNAVAILABLE, now, fallback_for
+    )
+    return _done(state, contact, True)
+
+
+def _done(state: AccountState, contact: Contact, send_faults: bool) -> tuple[AccountState, Next]:
+    if send_faults:
+        outage.finished(state, contact.step)
     return state, DONE
+
+
+def give_up(
+    state: AccountState, account: AccountInput, contact: Contact, now: datetime
+) -> AccountState:
+    """The contact's bound has come with its provider still unavailable: suppressed
+    (`provider_unavailable`) on the channel it had reached, and the account moves past it (a
+    ladder step is done, a pending message dropped, a reminder marked as sent)."""
+    state = state.model_copy(deep=True)
+    channel, fallback_for = outage.resume(state, contact)
+    record_suppressed(
+        state, contact, channel, SuppressReason.PROVIDER_UNAVAILABLE, now, fallback_for
+    )
+    outage.finished(state, contact.step)
+    steps = account.ladder.steps
+    if state.next_step_index < len(steps) and steps[state.next_step_index].id == contact.step:
+        state.next_step_index += 1
+        return state
+    if any(message.step == contact.step for message in state.pending):
+        return deadlines.pending_sent(state, contact.step)
+    return deadlines.reminder_sent(state, contact.step)
 
 
 def _record_sent(
@@ -146,6 +241,7 @@ def _record_sent(
             idempotency_key=idempotency_key(workflow_id, state, contact.step, channel),
             deadline=sent.deadline,
             fallback_for=fallback_for,
+            confirmed=sent.confirmed,
         )
     )
 
@@ -172,17 +268,6 @@ def record_suppressed(
     )
 
 
-def step_contact(step: Step) -> Contact:
-    assert step.channel is not None and step.template is not None
-    return Contact(step.id, step.channel, step.template, step.fallback, step.deadline_days)
-
-
-def pending_contact(message: PendingMessage) -> Contact:
-    return Contact(
-        message.step, message.channel, message.template, details=message.message_details()
-    )
-
-
 def no_window(
     state: AccountState,
     account: AccountInput,
@@ -200,6 +285,7 @@ def no_window(
         message = state.pending.pop(0)
         contact = pending_contact(message)
         record_suppressed(state, contact, contact.channel, SuppressReason.NO_CONTACT_WINDOW, now)
+        outage.finished(state, contact.step)
         return state
     for step in clock.due_group(account.ladder.steps, state.next_step_index):
         if step.is_handoff and keep_handoff:
@@ -208,5 +294,6 @@ def no_window(
             step_contact(step) if not step.is_handoff else Contact(step.id, Channel.LETTER, "")
         )
         record_suppressed(state, contact, contact.channel, SuppressReason.NO_CONTACT_WINDOW, now)
+        outage.finished(state, contact.step)
         state.next_step_index += 1
     return state

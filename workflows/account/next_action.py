@@ -9,8 +9,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from workflows.account import clock
-from workflows.account.actions import Action, Contact, Fire, SendPending, SendReminder, SendSteps
+from workflows.account import clock, outage
+from workflows.account.actions import (
+    Action,
+    Contact,
+    Fire,
+    GiveUp,
+    SendPending,
+    SendReminder,
+    SendSteps,
+    pending_contact,
+    step_contact,
+)
 from workflows.types import AccountInput, AccountState, Installment, Status
 
 
@@ -23,11 +33,12 @@ def next_action(
         return None
     if state.pending:
         message = state.pending[0]
-        return _not_before_retry(state, Action(now, message.step, SendPending(message.step)))
+        action = _not_before_retry(state, Action(now, message.step, SendPending(message.step)))
+        return _retrying(state, account, action, pending_contact(message), now)
     if state.status == Status.HELD and state.hold_until is not None:
         return Action(state.hold_until, "end of hold", Fire("hold_ended"), needs_window=False)
     if state.promise is not None:
-        return _promise_action(state, account)
+        return _promise_action(state, account, now)
     if state.plan is not None:
         installment = pending_installment(state)
         # A plan always has an installment pending (it ends when none is left; see deadlines).
@@ -35,7 +46,7 @@ def next_action(
             return None
         if legacy:
             return _installment_action(state, account, installment)
-        return _plan_action(state, account, installment)
+        return _plan_action(state, account, installment, now)
     steps = clock.due_group(account.ladder.steps, state.next_step_index)
     if not steps:
         if legacy:
@@ -49,15 +60,36 @@ def next_action(
         needs_window=not all(step.is_handoff for step in steps),
         ladder_day=steps[0].day,
     )
-    return _not_before_retry(state, action)
+    action = _not_before_retry(state, action)
+    if steps[0].is_handoff:
+        return action
+    return _retrying(state, account, action, step_contact(steps[0]), now)
 
 
 def _not_before_retry(state: AccountState, action: Action) -> Action:
-    """A send round that failed is not tried again before its spacing has passed."""
+    """A send round that failed is not tried again before its spacing has passed. (Under the
+    send-faults rules the retry time is the retrying contact's alone: see `_retrying`.)"""
     retry = state.retry_not_before
+    if state.retrying:
+        return action
     if retry is not None and action.needs_window and retry > action.at:
         return Action(retry, action.label, action.do, action.needs_window, action.ladder_day)
     return action
+
+
+def _retrying(
+    state: AccountState, account: AccountInput, action: Action, contact: Contact, now: datetime
+) -> Action:
+    """A contact being tried again (`state.retrying`): at the next window from its retry time,
+    never at or past its bound; once the bound has come, it is given up (see `outage`)."""
+    bound = outage.bound_of(state, account, contact.step)
+    if bound is None:
+        return action
+    if now >= bound:
+        return Action(now, action.label, GiveUp(contact), needs_window=False)
+    retry = state.retry_not_before
+    at = max(action.at, retry) if retry is not None else action.at
+    return Action(at, action.label, action.do, True, action.ladder_day, not_after=bound)
 
 
 def pending_installment(state: AccountState) -> Installment | None:
@@ -66,7 +98,7 @@ def pending_installment(state: AccountState) -> Installment | None:
     return next((i for i in state.plan.installments if i.outcome == "pending"), None)
 
 
-def _promise_action(state: AccountState, account: AccountInput) -> Action:
+def _promise_action(state: AccountState, account: AccountInput, now: datetime) -> Action:
     promise = state.promise
     assert promise is not None
     reminder = account.ladder.promise.reminder
@@ -78,9 +110,10 @@ def _promise_action(state: AccountState, account: AccountInput) -> Action:
             details={"promise_amount": promise.amount, "promise_date": promise.date},
         )
         # The reminder moment already is an open window (the schedule look-up chose it).
-        return Action(
+        action = Action(
             promise.reminder_at, "promise reminder", SendReminder(contact), needs_window=False
         )
+        return _retrying(state, account, action, contact, now)
     return Action(promise.due_by, "promise due", Fire("promise_due"), needs_window=False)
 
 
@@ -94,7 +127,9 @@ def installment_details(state: AccountState, installment: Installment) -> dict[s
     }
 
 
-def _plan_action(state: AccountState, account: AccountInput, first: Installment) -> Action:
+def _plan_action(
+    state: AccountState, account: AccountInput, first: Installment, now: datetime
+) -> Action:
     """The earliest of: the first pending installment falling due, and the reminder of any
     pending installment (a later installment's reminder may come before an earlier one's
     deadline, which runs on through its grace days)."""
@@ -102,13 +137,25 @@ def _plan_action(state: AccountState, account: AccountInput, first: Installment)
     if account.ladder.plan.reminder is None:
         return due
     reminders = [
-        _installment_action(state, account, installment)
+        _retrying_reminder(state, account, _installment_action(state, account, installment), now)
         for installment in state.plan.installments  # type: ignore[union-attr]
         if installment.outcome == "pending"
         and installment.reminder_at is not None
         and not installment.reminder_sent
     ]
+    # A reminder given up at its bound (the installment's deadline) goes before that deadline.
+    given_up = [action for action in reminders if isinstance(action.do, GiveUp)]
+    if given_up:
+        return given_up[0]
     return min([*reminders, due], key=lambda action: action.at)
+
+
+def _retrying_reminder(
+    state: AccountState, account: AccountInput, action: Action, now: datetime
+) -> Action:
+    if isinstance(action.do, SendReminder):
+        return _retrying(state, account, action, action.do.contact, now)
+    return action
 
 
 def _installment_action(

@@ -12,6 +12,7 @@ from workflows.account.events import Reply
 from workflows.types import (
     AccountInput,
     AccountState,
+    ClosedAccount,
     HandoffRequest,
     LadderDayStart,
     ReplyRequest,
@@ -93,4 +94,15 @@ def handoff(state: AccountState, account: AccountInput, now: datetime) -> Handof
         handed_off_at=now,
         contacts=state.contacts,
         events=state.events,
+    )
+
+
+def closed(
+    state: AccountState, account: AccountInput, workflow_id: str, now: datetime
+) -> ClosedAccount:
+    return ClosedAccount(
+        workflow_id=workflow_id,
+        account_id=account.account_id,
+        status=state.status,
+        closed_at=state.closed_at or now,
     )
