@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -16,11 +17,14 @@ from temporalio.worker import Worker
 from activities.account_activities import AccountActivities
 from activities.channels.base import Transport
 from activities.channels.outbox import FileOutbox
+from activities.housekeeping import housekeeping_activities
 from activities.render import Creditor, TemplateRenderer
 from config.ladder import Channel
 from config.settings import Settings
-from store.protocols import AccountRegistry
+from store import open_store
+from store.protocols import AccountRegistry, Store
 from workflows.account_workflow import AccountWorkflow
+from workflows.housekeeping_workflow import HOUSEKEEPING_WORKFLOWS
 
 GRACEFUL_SHUTDOWN = timedelta(seconds=30)
 
@@ -36,14 +40,31 @@ def renderer_for(settings: Settings) -> TemplateRenderer:
     return TemplateRenderer(settings.templates_dir, creditor, settings.default_locale)
 
 
-def transport_for(settings: Settings) -> Transport:
+def open_shared_store(settings: Settings) -> Store:
+    """The store every worker and webhook server shares (`DUNNING_DATABASE_URL`)."""
+    return open_store(settings.store_url, migrate=settings.database_auto_migrate)
+
+
+def transport_for(settings: Settings, store: Store | None = None) -> Transport:
     """The outbox (default, offline) or the live providers, as the settings say."""
     if settings.transport == "outbox":
         return FileOutbox(settings.outbox_dir)
-    return live_transport(settings)
+    return live_transport(settings, store=store)
 
 
-def live_transport(settings: Settings, *, clock: Callable[[], datetime] | None = None) -> Transport:
+def send_lease(settings: Settings) -> timedelta:
+    """How long a pending claim may belong to an attempt still running: the claim is taken
+    right before the provider call, which ends within the provider timeout; twice that plus a
+    margin covers a slow answer and the ledger write after it."""
+    return timedelta(seconds=2 * settings.provider_timeout_seconds + 10)
+
+
+def live_transport(
+    settings: Settings,
+    *,
+    store: Store | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> Transport:
     """SendGrid, Twilio and the letter printer behind the send ledger.
 
     Everything the workers must agree on comes from the shared store: the send ledger, the
@@ -56,11 +77,11 @@ def live_transport(settings: Settings, *, clock: Callable[[], datetime] | None =
     from activities.channels.live import LiveTransport, Throttle
     from activities.channels.sendgrid.send import SendGridEmail
     from activities.channels.twilio.send import TwilioSms, TwilioVoicemail
-    from store import open_store
 
     assert settings.sendgrid_api_key and settings.twilio_auth_token and settings.twilio_account_sid
     now = clock or (lambda: datetime.now(UTC))
-    store = open_store(settings.store_url, migrate=settings.database_auto_migrate, clock=now)
+    if store is None:
+        store = open_store(settings.store_url, migrate=settings.database_auto_migrate, clock=now)
     twilio = {
         "account_sid": settings.twilio_account_sid,
         "auth_token": settings.twilio_auth_token.get_secret_value(),
@@ -96,6 +117,7 @@ def live_transport(settings: Settings, *, clock: Callable[[], datetime] | None =
         letters=LetterPrinter(settings.letters_path, sender_lines(settings)),
         throttle=Throttle(store.rate_limits),
         credentials_recheck=timedelta(seconds=settings.credentials_recheck_seconds),
+        lease=send_lease(settings),
         clock=now,
     )
 
@@ -113,23 +135,35 @@ def build_worker(
     handoff_dir: Path | None = None,
     task_queue: str | None = None,
     max_cached_workflows: int = 1000,
+    store: Store | None = None,
     accounts: AccountRegistry | None = None,
 ) -> Worker:
-    """`accounts`: the registry closed accounts are recorded in (None: not recorded)."""
+    """A worker for the account workflow, and with a `store` for housekeeping too.
+
+    `store`: the shared store (a production worker passes `open_shared_store(settings)`): the
+    live transport's ledger, the registry closed accounts are recorded in, and the store
+    housekeeping prunes. Without one (tests, `dunning simulate`) nothing shared is touched;
+    `accounts` alone records closes in a registry of the caller's.
+    """
     activities = AccountActivities(
         renderer=renderer_for(settings),
-        transport=transport or transport_for(settings),
+        transport=transport or transport_for(settings, store),
         payment_link_template=settings.payment_link_template,
         handoff_dir=handoff_dir or settings.handoff_dir,
-        accounts=accounts,
+        accounts=accounts or (store.accounts if store is not None else None),
     )
+    workflows: list[type] = [AccountWorkflow]
+    housekeeping: list[Callable[..., Any]] = []
+    if store is not None:
+        workflows += HOUSEKEEPING_WORKFLOWS
+        housekeeping = [*housekeeping_activities(store, settings, client)]
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
         max_cached_workflows=max_cached_workflows,
         # A deploy lets sends in flight finish rather than cancelling them mid-call.
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
-        workflows=[AccountWorkflow],
+        workflows=workflows,
         activities=[
             activities.next_contact_time,
             activities.schedule_dates,
@@ -137,11 +171,15 @@ def build_worker(
             activities.send_message,
             activities.export_handoff,
             activities.record_account_closed,
+            *housekeeping,
         ],
     )
 
 
 async def run_worker(client: Client, settings: Settings) -> None:
     """Run until cancelled (Ctrl-C); in-flight activities finish or are retried elsewhere."""
-    worker = build_worker(client, settings)
-    await worker.run()
+    store = open_shared_store(settings)
+    try:
+        await build_worker(client, settings, store=store).run()
+    finally:
+        store.close()

@@ -22,10 +22,12 @@ workflow reacts to (an unreachable address → fallback); anything else is retri
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -122,6 +124,10 @@ class AccountActivities:
     async def send_message(self, request: SendRequest) -> SendReceipt:
         """Render and deliver, never after the end of the window the send was planned in
         (computed here from the request, so requests of older workflows get it too)."""
+        async with heartbeating():
+            return await self._send(request)
+
+    async def _send(self, request: SendRequest) -> SendReceipt:
         clock = ActivityClock.start()
         not_after = window_end(request.at, request.debtor.zones, request.window, request.holidays)
         message, deadline = await asyncio.to_thread(
@@ -164,6 +170,27 @@ class AccountActivities:
             request.status.value,
             request.closed_at,
         )
+
+
+HEARTBEAT_EVERY = 5.0  # seconds; the workflow's heartbeat timeout is 15 s
+
+
+@contextlib.asynccontextmanager
+async def heartbeating(every: float = HEARTBEAT_EVERY) -> AsyncIterator[None]:
+    """Heartbeat while the body runs, so Temporal retries a dead worker's send within the
+    heartbeat timeout (the retry then reconciles the claim it left) instead of waiting out
+    the start-to-close timeout."""
+
+    async def beat() -> None:
+        while True:
+            activity.heartbeat()
+            await asyncio.sleep(every)
+
+    task = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        task.cancel()
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,8 @@ from cli.account_commands import connected, import_accounts
 from config.settings import Settings
 from connection.schedules import ensure_housekeeping_schedule
 from connection.temporal import bundled_binary
-from worker import build_worker
+from store import Store, StoreError
+from worker import build_worker, open_shared_store
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 
 
@@ -42,15 +43,31 @@ async def run_worker_only(settings: Settings, out: Console, err: Console) -> int
     client = await connected(settings, err)
     if client is None:
         return 1
-    worker = build_worker(client, settings)
+    store = shared_store(settings, err)
+    if store is None:
+        return 1
+    worker = build_worker(client, settings, store=store)
     out.print(
         f"worker on task queue [bold]{settings.task_queue}[/bold] at "
-        f"{settings.temporal_address} ({settings.temporal_namespace}); Ctrl-C stops"
+        f"{settings.temporal_address} ({settings.temporal_namespace}), store {store.url}; "
+        "Ctrl-C stops"
     )
-    async with worker:
-        await _until_stopped()
+    try:
+        async with worker:
+            await _until_stopped()
+    finally:
+        store.close()
     out.print("worker stopped")
     return 0
+
+
+def shared_store(settings: Settings, err: Console) -> Store | None:
+    """The shared store, or None with one line saying why (unreachable, migrations pending)."""
+    try:
+        return open_shared_store(settings)
+    except StoreError as exc:
+        err.print(f"error: {exc}", markup=False, highlight=False)
+        return None
 
 
 async def run_webhooks_only(settings: Settings, host: str, port: int, out: Console) -> int:
@@ -130,8 +147,12 @@ async def run_dev(
         search_attributes=SEARCH_ATTRIBUTES,
         data_converter=pydantic_data_converter,
     )
+    store = shared_store(settings, err)
+    if store is None:
+        await env.shutdown()
+        return 1
     try:
-        worker = build_worker(env.client, settings)
+        worker = build_worker(env.client, settings, store=store)
         async with worker, _webhooks_beside(settings, webhooks, out):
             out.print(
                 f"Temporal on localhost:{settings.dev_server_port}, UI on "
@@ -149,6 +170,7 @@ async def run_dev(
             await _until_stopped()
             out.print("stopping ...")
     finally:
+        store.close()
         with contextlib.suppress(Exception):
             await env.shutdown()
     out.print("stopped")

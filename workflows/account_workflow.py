@@ -44,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.activity_errors import error_type, window_end
     from workflows.activity_options import (
         LOOKUP_RETRY,
+        SEND_HEARTBEAT,
         SEND_RETRY,
         SEND_SCHEDULE_TO_CLOSE,
         SEND_START_TO_CLOSE,
@@ -246,6 +247,7 @@ class AccountWorkflow:
                 result_type=SendReceipt,
                 start_to_close_timeout=SEND_START_TO_CLOSE,
                 schedule_to_close_timeout=SEND_SCHEDULE_TO_CLOSE,
+                heartbeat_timeout=SEND_HEARTBEAT,
                 retry_policy=SEND_RETRY,
                 summary=f"{contact.step} by {channel.value}",
             )

@@ -12,6 +12,9 @@ from workflows.types import ErrorType
 WINDOW_LOOKUP_TIMEOUT = timedelta(seconds=10)
 LOOKUP_RETRY = RetryPolicy(maximum_attempts=5)
 SEND_START_TO_CLOSE = timedelta(minutes=1)
+# The send activity heartbeats while it runs: a worker killed mid-send has its send retried
+# (and reconciled, see activities/channels/ledger.py) after this, not after the whole minute.
+SEND_HEARTBEAT = timedelta(seconds=15)
 # A send that cannot complete within this long is abandoned and planned again for a later
 # window (a new send round), so a provider outage never pushes a message outside hours.
 SEND_SCHEDULE_TO_CLOSE = timedelta(minutes=30)

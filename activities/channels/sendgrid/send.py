@@ -40,9 +40,9 @@ from store.protocols import EmailEvents, LedgerEntry
 DEFAULT_PROCESSED_WAIT = timedelta(minutes=10)
 # SendGrid stamps `processed` when it accepts a message, which happens within the provider
 # timeout of the claim (the request leaves right after it). An event stamped later than the
-# claim by more than this (clock skew between our hosts and SendGrid's included) shows the
-# event stream reporting past the claim.
-EVENT_STREAM_SLACK = timedelta(minutes=2)
+# claim by more than that timeout plus this allowance for clock skew between our hosts and
+# SendGrid's shows the event stream reporting past the claim.
+CLOCK_SKEW_ALLOWANCE = timedelta(seconds=30)
 
 
 class SendGridEmail:
@@ -141,7 +141,8 @@ class SendGridEmail:
                 "waiting for SendGrid's processed event of an email in doubt",
             )
         latest = await asyncio.to_thread(events.latest_processed_at)
-        if latest is not None and latest > claim.claimed_at + EVENT_STREAM_SLACK:
+        reported_past = claim.claimed_at + timedelta(seconds=self.timeout) + CLOCK_SKEW_ALLOWANCE
+        if latest is not None and latest > reported_past:
             return Lookup.NOT_FOUND  # later emails were reported, this one never: not accepted
         return Lookup.UNKNOWN  # no events flowing: SendGrid cannot tell us
 
