@@ -129,7 +129,8 @@ class PlanPolicy(_Strict):
 class SendRounds(_Strict):
     """A send the provider could not take (an outage past the activity's retries) is tried again
     in later rounds, this far apart; after the last round the step's fallback channel is tried,
-    and only then is the step recorded as suppressed (`send_failed`)."""
+    and rounds go on until the next step is due, when the step is recorded as suppressed
+    (`provider_unavailable`; `workflows/account/outage.py`)."""
 
     rounds: int = Field(default=3, ge=1, le=10)
     spacing_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
