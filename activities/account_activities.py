@@ -58,9 +58,8 @@ from activities.render import MessageFacts, RenderError, TemplateRenderer
 from activities.sms_opt_out import with_opt_out
 from config.ladder import Channel
 from store.protocols import AccountRegistry
-from workflows.types import (
+from workflows.activity_types import (
     ClosedAccount,
-    ErrorType,
     HandoffRequest,
     ReplyClassification,
     ReplyRequest,
@@ -69,8 +68,8 @@ from workflows.types import (
     SendReceipt,
     SendRequest,
     WindowRequest,
-    utc_iso,
 )
+from workflows.types import ErrorType, utc_iso
 
 
 @dataclass

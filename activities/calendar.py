@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import holidays as holiday_data
 
 from config.ladder import ContactWindow
-from workflows.types import ScheduleAnswer, ScheduledDate, ScheduleRequest
+from workflows.activity_types import ScheduleAnswer, ScheduledDate, ScheduleRequest
 
 # Give up looking for a common window after this long (e.g. zones with no overlap at all).
 SEARCH_HORIZON = timedelta(days=60)

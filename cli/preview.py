@@ -18,7 +18,7 @@ from config.settings import Settings
 from intake.accounts_csv import AccountsFileError
 from worker import renderer_for
 from workflows.account.clock import ladder_day
-from workflows.types import send_request
+from workflows.activity_types import send_request
 
 
 def message_of(ladder: Ladder, step: str) -> tuple[Channel, str, Channel | None, int | None]:

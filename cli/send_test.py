@@ -26,7 +26,8 @@ from config.ladder_loader import LadderError, find_ladder, load_ladder
 from config.settings import Settings
 from intake.zones import phone_zones
 from worker import renderer_for, transport_for
-from workflows.types import Debtor, SendRequest
+from workflows.activity_types import SendRequest
+from workflows.types import Debtor
 
 TEST_ACCOUNT = "SEND-TEST"
 

@@ -39,7 +39,7 @@ from store import ProcessedEmail, Reservation, open_store
 from tests.conftest import MONDAY, account
 from tests.test_send_ledger import message
 from worker import renderer_for
-from workflows.types import SendRequest, send_request
+from workflows.activity_types import SendRequest, send_request
 
 BLOCK = 0.5  # seconds of synchronous work in each test
 TICK = 0.01

@@ -50,7 +50,7 @@ from activities.replies import Classification, ReplyKind, classify_reply
 from activities.replies.dates import MAX_HORIZON
 from activities.replies.lexicons import LEXICONS
 from config.ladder import Channel
-from workflows.types import ReplyRequest
+from workflows.activity_types import ReplyRequest
 
 RECEIVED = datetime(2038, 1, 6, 10, 0, tzinfo=UTC)  # a Wednesday
 ZONES = {

@@ -50,6 +50,7 @@ with workflow.unsafe.imports_passed_through():
         SEND_START_TO_CLOSE,
         WINDOW_LOOKUP_TIMEOUT,
     )
+    from workflows.activity_types import ReplyClassification, ScheduleAnswer, SendReceipt
     from workflows.types import (
         AccountEvent,
         AccountInput,
@@ -57,9 +58,6 @@ with workflow.unsafe.imports_passed_through():
         AccountView,
         ErrorType,
         EventResult,
-        ReplyClassification,
-        ScheduleAnswer,
-        SendReceipt,
     )
 
 # A closed account stays open this long to refuse (and record) late events, then completes.

@@ -30,13 +30,8 @@ from workflows.account.events import Event, MalformedEvent, Reply, typed_event
 from workflows.account.next_action import next_action
 from workflows.account.replies import reply_answer, reply_meaning
 from workflows.account.transitions import opening_state
-from workflows.types import (
-    AccountEvent,
-    AccountInput,
-    AccountState,
-    EventResult,
-    ScheduleRequest,
-)
+from workflows.activity_types import ScheduleRequest
+from workflows.types import AccountEvent, AccountInput, AccountState, EventResult
 
 WORKFLOW_ID = "dunning-T"
 SendOutcome = Callable[[Channel], contacts.Outcome | None]  # None: sent

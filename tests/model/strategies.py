@@ -19,14 +19,8 @@ from config.ladder import (
     SendRounds,
     Step,
 )
-from workflows.types import (
-    EVENT_TYPES,
-    AccountEvent,
-    AccountInput,
-    Debtor,
-    InstallmentSpec,
-    ReplyClassification,
-)
+from workflows.activity_types import ReplyClassification
+from workflows.types import EVENT_TYPES, AccountEvent, AccountInput, Debtor, InstallmentSpec
 
 # Zones with DST both ways, half-hour offsets, and the multi-zone sets a US number gives.
 ZONE_SETS = [

@@ -18,7 +18,8 @@ from workflows.account.apply import apply
 from workflows.account.events import MalformedEvent, Payment, typed_event
 from workflows.account.next_action import next_action
 from workflows.account.replies import reply_meaning
-from workflows.types import AccountEvent, InstallmentSpec, ReplyClassification, Status
+from workflows.activity_types import ReplyClassification
+from workflows.types import AccountEvent, InstallmentSpec, Status
 
 MONDAY = datetime(2038, 1, 4, 6, 0, tzinfo=UTC)
 DAY = timedelta(days=1)

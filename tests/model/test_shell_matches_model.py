@@ -33,12 +33,12 @@ from tests.conftest import account
 from tests.model.driver import Driver
 from worker import build_worker
 from workflows.account_workflow import CLOSED_LINGER
+from workflows.activity_types import ReplyClassification
 from workflows.types import (
     AccountEvent,
     AccountInput,
     AccountView,
     InstallmentSpec,
-    ReplyClassification,
     workflow_id_for,
 )
 

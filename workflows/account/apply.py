@@ -31,14 +31,13 @@ from workflows.account.events import (
     Reply,
     Resume,
 )
+from workflows.activity_types import DateSpec, ScheduleAnswer
 from workflows.types import (
     AccountInput,
     AccountState,
-    DateSpec,
     Installment,
     PlanState,
     PromiseState,
-    ScheduleAnswer,
     Status,
     SuppressReason,
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from workflows.account.apply import Answer
 from workflows.account.events import Dispute, Event, OptOut, Promise, Reply
-from workflows.types import ReplyClassification
+from workflows.activity_types import ReplyClassification
 
 
 def reply_meaning(reply: Reply, classification: ReplyClassification) -> Event | Answer:

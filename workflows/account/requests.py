@@ -9,9 +9,7 @@ from workflows.account import contacts, view
 from workflows.account.actions import Action, Contact
 from workflows.account.apply import ScheduleNeeded
 from workflows.account.events import Reply
-from workflows.types import (
-    AccountInput,
-    AccountState,
+from workflows.activity_types import (
     ClosedAccount,
     HandoffRequest,
     LadderDayStart,
@@ -21,6 +19,7 @@ from workflows.types import (
     WindowRequest,
     send_request,
 )
+from workflows.types import AccountInput, AccountState
 
 
 def window(action: Action, state: AccountState, account: AccountInput) -> WindowRequest:
