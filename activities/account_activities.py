@@ -132,10 +132,20 @@ class AccountActivities:
         message, deadline = await asyncio.to_thread(
             outgoing_message, request, self.renderer, self.payment_link_template
         )
-        if not_after is None or clock.now() >= not_after:
-            raise outside_window(request, not_after, clock.now())
+        now = clock.now()
+        if getattr(self.transport, "reconciles", False):
+            # A live transport first settles a claim an earlier attempt left (that message
+            # may have gone out while the window was open) and refuses only a *new* provider
+            # call after the end, which it reads on its own wall clock: hand the end over in
+            # that clock's frame (the same instant on a real server).
+            wall_end = datetime.now(UTC) + ((not_after or now) - now)
+            outgoing = replace(message, not_after=wall_end)
+        elif not_after is None or now >= not_after:
+            raise outside_window(request, not_after, now)
+        else:
+            outgoing = replace(message, not_after=not_after)
         try:
-            delivery = await self.transport.deliver(replace(message, not_after=not_after))
+            delivery = await self.transport.deliver(outgoing)
         except TransportError as exc:
             raise activity_error(exc, not_after) from None
         if delivery.unconfirmed:
@@ -227,11 +237,17 @@ def outside_window(
 ) -> ApplicationError:
     """Nothing was sent: the window the send was planned in has closed (or was never open at
     the planned moment). The detail is the window's end, from which the workflow plans again."""
-    end = not_after or request.at
+    if not_after is None:  # no end to plan from: the workflow waits a send round's spacing
+        return ApplicationError(
+            f"send {request.step}: the contact window is not open at the planned moment "
+            f"{request.at.isoformat()} (now {now.isoformat()}): not sent",
+            type=ErrorType.OUTSIDE_WINDOW,
+            non_retryable=True,
+        )
     return ApplicationError(
-        f"send {request.step}: the contact window closed at {end.isoformat()} "
+        f"send {request.step}: the contact window closed at {not_after.isoformat()} "
         f"(now {now.isoformat()}): not sent, planned for the next window",
-        end.isoformat(),
+        not_after.isoformat(),
         type=ErrorType.OUTSIDE_WINDOW,
         non_retryable=True,
     )

@@ -109,13 +109,14 @@ class Settings(BaseSettings):
     # SendGrid's `processed` events, provider rate limits and every workflow id ever used.
     # Default: a SQLite file in the data directory (one machine, nothing to install);
     # production: postgresql://user:password@host:5432/dunning (see deploy/).
-    database_url: str | None = None
+    database_url: SecretStr | None = None  # secret: the URL carries the password
     # Apply pending migrations when a process opens the store (`dunning db upgrade` does it by
     # hand; turn this off where ops run migrations as a release step).
     database_auto_migrate: bool = True
     # An email in doubt (SendGrid answered 5xx or not at all) waits this long for SendGrid's
     # `processed` event before it is sent again or recorded as unconfirmed.
-    sendgrid_processed_wait_seconds: float = Field(default=600.0, ge=0)
+    # At least 30 s: SendGrid posts events in batches, seconds to minutes after the fact.
+    sendgrid_processed_wait_seconds: float = Field(default=600.0, ge=30)
     # A provider that refused our credentials is tried again after this long (keys get fixed).
     credentials_recheck_seconds: float = Field(default=300.0, gt=0)
     # Housekeeping (a Temporal Schedule): settled ledger rows, call scripts and SendGrid events
@@ -141,8 +142,8 @@ class Settings(BaseSettings):
 
     @field_validator("database_url")
     @classmethod
-    def _database_url(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(
+    def _database_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(
             ("sqlite:///", "postgresql://", "postgres://")
         ):
             raise ValueError("must be sqlite:///PATH or postgresql://USER:PASSWORD@HOST/DB")
@@ -234,7 +235,9 @@ class Settings(BaseSettings):
     @property
     def store_url(self) -> str:
         """`database_url`, else the embedded SQLite file in the data directory."""
-        return self.database_url or f"sqlite:///{self.data_dir / 'dunning.sqlite3'}"
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        return f"sqlite:///{self.data_dir / 'dunning.sqlite3'}"
 
     @property
     def outbox_dir(self) -> Path:

@@ -51,27 +51,45 @@ class LedgerEntry:
     content_hash: str = ""
     message_id: str | None = None
     sent_at: datetime | None = None  # when the provider accepted the message
+    # Whom the claim was for (a number, an address): a later round or a fallback channel asks
+    # the provider about an earlier claim with it. "" for rows claimed before it was stored.
+    recipient: str = ""
 
 
 class SendLedger(Protocol):
-    def claim(self, key: str, channel: str, provider: str, content_hash: str) -> LedgerEntry | None:
+    def claim(
+        self, key: str, channel: str, provider: str, content_hash: str, recipient: str = ""
+    ) -> LedgerEntry | None:
         """Insert a pending row and return None, or return the row already there (atomic:
-        of two concurrent claims exactly one gets None)."""
+        of two concurrent claims exactly one gets None). The claimer learns its `claimed_at`
+        with `get(key)` right after: nothing but its own attempt changes a pending row younger
+        than the lease (the return value stays "None: yours", which every caller tests)."""
 
     def record_sent(
         self, key: str, message_id: str, *, sent_at: datetime, unconfirmed: bool = False
     ) -> None:
-        """Settle the key (an upsert: a row lost to a release still ends recorded)."""
+        """Settle the key (an unconditional upsert: a provider's acceptance is always recorded,
+        even on a row lost to a release or taken over by another attempt)."""
 
-    def mark_in_doubt(self, key: str) -> None:
-        """The attempt ended and the provider may have the message (pending → in_doubt)."""
+    def mark_in_doubt(self, key: str, claimed_at: datetime | None = None) -> bool:
+        """The attempt ended and the provider may have the message (pending → in_doubt), only
+        while the row still holds the caller's `claimed_at` (compare-and-set: a stale attempt
+        never touches a claim another attempt took over). None: whatever claim is there (ops,
+        tests). True when a row changed."""
 
-    def release(self, key: str) -> None:
-        """The provider certainly does not have it: delete a pending or in_doubt row."""
+    def release(self, key: str, claimed_at: datetime | None = None) -> bool:
+        """The provider certainly does not have it: delete a pending or in_doubt row, only
+        while it still holds the caller's `claimed_at` (compare-and-set, as `mark_in_doubt`).
+        True when a row was deleted."""
 
-    def reclaim(self, key: str, claimed_at: datetime, content_hash: str) -> bool:
+    def reclaim(self, key: str, claimed_at: datetime, content_hash: str) -> datetime | None:
         """Take over a pending or in_doubt row whose `claimed_at` is still `claimed_at`
-        (→ pending, new claimed_at and hash); False when another attempt took it first."""
+        (→ pending, new claimed_at and hash): returns the new `claimed_at`, the one the taker
+        then releases or doubts with; None when another attempt took it first."""
+
+    def unsettled(self, prefix: str) -> list[LedgerEntry]:
+        """Pending or in_doubt rows whose key starts with `prefix` (a literal prefix, no
+        pattern), oldest claim first: the earlier rounds and channels of one step."""
 
     def get(self, key: str) -> LedgerEntry | None: ...
 

@@ -5,7 +5,8 @@ write (the rate limit), so every worker, webhook server and host sharing the dat
 same facts. The atomic step each protocol relies on is a single SQL statement that both SQLite
 and PostgreSQL execute atomically: INSERT … ON CONFLICT DO NOTHING (claim, record_started,
 record_processed), a conditional UPDATE (reclaim, mark_in_doubt) and a conditional DELETE
-(release).
+(release). The last three compare `claimed_at` too (compare-and-set), so an attempt acts only on
+the claim it holds, never on one a later attempt took over.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from store.protocols import (
 _OPEN_STATES = "('pending', 'in_doubt')"
 _SETTLED_STATES = "('sent', 'unconfirmed')"
 _LEDGER_COLUMNS = (
-    "idempotency_key, state, channel, provider, claimed_at, content_hash, message_id, sent_at"
+    "idempotency_key, state, channel, provider, claimed_at, content_hash, message_id, sent_at, "
+    "recipient"
 )
 
 
@@ -36,14 +38,16 @@ class SqlSendLedger:
         self._db = db
         self._clock = clock
 
-    def claim(self, key: str, channel: str, provider: str, content_hash: str) -> LedgerEntry | None:
+    def claim(
+        self, key: str, channel: str, provider: str, content_hash: str, recipient: str = ""
+    ) -> LedgerEntry | None:
         t = self._db.dialect.time
         while True:
             inserted = self._db.execute(
                 "INSERT INTO sends (idempotency_key, state, channel, provider, claimed_at, "
-                "content_hash) VALUES (?, 'pending', ?, ?, ?, ?) "
+                "content_hash, recipient) VALUES (?, 'pending', ?, ?, ?, ?, ?) "
                 "ON CONFLICT (idempotency_key) DO NOTHING",
-                (key, channel, provider, t(self._clock()), content_hash),
+                (key, channel, provider, t(self._clock()), content_hash, recipient),
             ).rowcount
             if inserted == 1:
                 return None
@@ -65,18 +69,27 @@ class SqlSendLedger:
             (key, state, t(self._clock()), message_id, t(sent_at)),
         )
 
-    def mark_in_doubt(self, key: str) -> None:
-        self._db.execute(
-            "UPDATE sends SET state = 'in_doubt' WHERE idempotency_key = ? AND state = 'pending'",
-            (key,),
+    def mark_in_doubt(self, key: str, claimed_at: datetime | None = None) -> bool:
+        held, params = self._held(key, claimed_at)
+        cursor = self._db.execute(
+            f"UPDATE sends SET state = 'in_doubt' WHERE state = 'pending' AND {held}", params
         )
+        return cursor.rowcount == 1
 
-    def release(self, key: str) -> None:
-        self._db.execute(
-            f"DELETE FROM sends WHERE idempotency_key = ? AND state IN {_OPEN_STATES}", (key,)
+    def release(self, key: str, claimed_at: datetime | None = None) -> bool:
+        held, params = self._held(key, claimed_at)
+        cursor = self._db.execute(
+            f"DELETE FROM sends WHERE state IN {_OPEN_STATES} AND {held}", params
         )
+        return cursor.rowcount == 1
 
-    def reclaim(self, key: str, claimed_at: datetime, content_hash: str) -> bool:
+    def _held(self, key: str, claimed_at: datetime | None) -> tuple[str, tuple[Any, ...]]:
+        """The row of `key`, and only while it holds `claimed_at` when one is given."""
+        if claimed_at is None:
+            return "idempotency_key = ?", (key,)
+        return "idempotency_key = ? AND claimed_at = ?", (key, self._db.dialect.time(claimed_at))
+
+    def reclaim(self, key: str, claimed_at: datetime, content_hash: str) -> datetime | None:
         t = self._db.dialect.time
         # The new claimed_at is always later than the old one, so a second reclaim holding the
         # old value fails even when the clock has not moved (a frozen test clock, coarse time).
@@ -86,7 +99,17 @@ class SqlSendLedger:
             f"WHERE idempotency_key = ? AND state IN {_OPEN_STATES} AND claimed_at = ?",
             (t(renewed), content_hash, key, t(claimed_at)),
         )
-        return cursor.rowcount == 1
+        return renewed if cursor.rowcount == 1 else None
+
+    def unsettled(self, prefix: str) -> list[LedgerEntry]:
+        # substr, not LIKE: a key may hold % or _ and needs no escaping (both dialects count
+        # characters, as len() does).
+        rows = self._db.execute(
+            f"SELECT {_LEDGER_COLUMNS} FROM sends WHERE state IN {_OPEN_STATES} "
+            "AND substr(idempotency_key, 1, ?) = ? ORDER BY claimed_at, idempotency_key",
+            (len(prefix), prefix),
+        ).fetchall()
+        return [self._entry(row) for row in rows]
 
     def get(self, key: str) -> LedgerEntry | None:
         row = self._db.execute(
@@ -134,6 +157,7 @@ class SqlSendLedger:
             content_hash=row[5],
             message_id=row[6],
             sent_at=read(row[7]),
+            recipient=row[8],
         )
 
 

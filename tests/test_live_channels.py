@@ -154,10 +154,11 @@ async def test_an_email_lost_after_sendgrid_accepted_it_is_found_by_its_processe
 
 
 async def test_an_email_in_doubt_without_any_event_is_unconfirmed_not_sent_again(fake, tmp_path):
-    live = transport(fake, tmp_path, sendgrid_processed_wait_seconds=0)
+    live = transport(fake, tmp_path)
     fake.drop_next(provider="sendgrid", after_processing=True)
     with pytest.raises(ProviderUnavailable):
         await live.deliver(message(Channel.EMAIL, "claire@example.org"))
+    live.senders[Channel.EMAIL].processed_wait = timedelta(0)  # type: ignore[attr-defined]
     again = await live.deliver(message(Channel.EMAIL, "claire@example.org"))
     assert again.unconfirmed and again.duplicate
     assert len(fake.emails) == 1

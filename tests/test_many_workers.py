@@ -256,7 +256,7 @@ async def test_three_workers_killed_at_random_two_webhook_servers_one_postgres(
         "DUNNING_TWILIO_FROM": FROM,
         "DUNNING_TWILIO_SENDS_PER_SECOND": str(SMS_PER_SECOND),
         "DUNNING_PROVIDER_TIMEOUT_SECONDS": "5",
-        "DUNNING_SENDGRID_PROCESSED_WAIT_SECONDS": "10",
+        "DUNNING_SENDGRID_PROCESSED_WAIT_SECONDS": "30",
         "DUNNING_LINK_SECRET": LINK_SECRET,
         "DUNNING_PUBLIC_BASE_URL": "https://dunning.example.org",
         "DUNNING_PAYMENTS_WEBHOOK_SECRET": PAYMENTS_SECRET,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from config.settings import SettingsError, load_settings
@@ -97,3 +99,14 @@ def test_settings_come_from_a_dotenv_file(monkeypatch, tmp_path):
     (tmp_path / ".env").write_text("DUNNING_TASK_QUEUE=from-dotenv\n")
     monkeypatch.chdir(tmp_path)
     assert load_settings().task_queue == "from-dotenv"
+
+
+def test_the_database_url_is_a_secret_and_names_a_known_database():
+    settings = load_settings(database_url="postgresql://dunning:hunter2@db:5432/dunning")
+    assert settings.store_url == "postgresql://dunning:hunter2@db:5432/dunning"
+    assert "hunter2" not in repr(settings) and "hunter2" not in str(settings)
+    assert load_settings(data_dir=Path("/srv/d")).store_url == "sqlite:////srv/d/dunning.sqlite3"
+    with pytest.raises(SettingsError, match="DUNNING_DATABASE_URL"):
+        load_settings(database_url="mysql://x@y/z")
+    with pytest.raises(SettingsError, match="DUNNING_SENDGRID_PROCESSED_WAIT_SECONDS"):
+        load_settings(sendgrid_processed_wait_seconds=0)

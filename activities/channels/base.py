@@ -126,3 +126,9 @@ class Transport(Protocol):
     (`asyncio.to_thread`), as in every transport here (tests/test_event_loop.py)."""
 
     async def deliver(self, message: OutgoingMessage) -> Delivery: ...
+
+
+# A transport whose class sets `reconciles = True` (the live one) settles an earlier attempt's
+# claim before anything else and checks `OutgoingMessage.not_after` itself, right before a
+# provider call; the send activity checks the window for every other transport (the outboxes
+# keep one file per key, which needs no window to settle).

@@ -54,6 +54,26 @@ def test_a_deferred_send_keeps_its_key_records_no_contact_and_waits_for_the_wind
     assert action.at == end and action.needs_window and action.not_after is not None
 
 
+def test_a_deferral_without_a_window_end_waits_a_send_round_not_a_tight_loop():
+    """The activity found no window open at the planned moment although the workflow's
+    look-up did (tz or holiday data upgraded in between): the next try is one spacing later."""
+    model = driver()
+    email = contacts.step_contact(model.account.ladder.steps[0])
+    now = MONDAY + DAY + timedelta(hours=3)
+    state, then = contacts.settle(
+        model.state,
+        model.account,
+        email,
+        email.channel,
+        contacts.Deferred(None),
+        now,
+        workflow_id="wf",
+    )
+    spacing = timedelta(minutes=model.account.ladder.send_rounds.spacing_minutes)
+    assert then.kind == "retry_later" and state.retry_not_before == now + spacing
+    assert state.send_rounds == {} and state.contacts == []
+
+
 def test_a_long_outage_retries_on_the_fallback_until_the_next_step_then_gives_up():
     # sms-reminder (day 5, Saturday 9 Jan, fallback email) with SMS and email down for a week:
     # three rounds on SMS, the fallback at once, then rounds on email at the spacing until

@@ -95,6 +95,16 @@ def not_sent(
     return Unavailable()
 
 
+def _deferred_until(account: AccountInput, deferred: Deferred, now: datetime) -> datetime:
+    """Not before the end of the window the send was refused after. Without an end (the
+    activity found no window open at the planned moment although the workflow's look-up did:
+    tz or holiday data upgraded between the two), one send round's spacing later, so a
+    disagreement costs a few rounds until the contact's bound, never a tight loop."""
+    if deferred.not_before is None:
+        return now + timedelta(minutes=account.ladder.send_rounds.spacing_minutes)
+    return max(now, deferred.not_before)
+
+
 def idempotency_key(workflow_id: str, state: AccountState, step: str, channel: Channel) -> str:
     """Workflow id + step + channel + the step's send round: one key per (step, round), so a
     retried activity never sends twice and a new round is a new message."""
@@ -128,7 +138,7 @@ def settle(
     if isinstance(outcome, Deferred):
         detail = {"step": contact.step, "channel": channel.value}
         state.events.append(EventRecord(at=now, type=SEND_DEFERRED, detail=detail))
-        not_before = max(now, outcome.not_before or now)
+        not_before = _deferred_until(account, outcome, now)
         outage.keep_trying(state, contact.step, channel, now, not_before)
         return state, RETRY_LATER
     if isinstance(outcome, NotSent):
