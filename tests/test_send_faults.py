@@ -8,6 +8,7 @@ faults (SendGrid's `processed` events) are in `test_send_faults_email.py`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -15,7 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from activities.channels.base import CredentialsRejected, OutsideWindow, ProviderUnavailable
+from activities.channels.base import (
+    CredentialsRejected,
+    OutsideWindow,
+    ProviderRefused,
+    ProviderUnavailable,
+)
 from activities.channels.ledger import claim_hash
 from activities.channels.live import LiveTransport, Throttle
 from activities.channels.sendgrid.webhooks import processed_email
@@ -124,6 +130,66 @@ async def test_a_429_and_a_5xx_on_a_lookup_are_not_maybe_sent(fake, tmp_path, cl
     again = await live.deliver(sms)
     assert again.duplicate and again.message_id == fake.messages[0]["sid"]
     assert len(fake.messages) == 1
+
+
+@pytest.mark.parametrize(
+    ("channel", "created"), [(Channel.SMS, "messages"), (Channel.VOICEMAIL, "calls")]
+)
+async def test_a_twilio_send_in_doubt_not_listed_yet_waits_for_the_lease(
+    fake, tmp_path, clock, channel, created
+):
+    """After a 5xx Twilio may still be creating the message when its list is read: "not
+    there" means "not sent" only once the claim is older than the lease."""
+    live = transport(fake, tmp_path, clock)
+    sent = message(channel, TO)
+    fake.fail_next(provider="twilio", status=500, method="POST")  # not created yet
+    with pytest.raises(ProviderUnavailable):
+        await live.deliver(sent)
+    clock.now += timedelta(seconds=5)
+    with pytest.raises(ProviderUnavailable) as waiting:
+        await live.deliver(sent)
+    assert waiting.value.retry_after == pytest.approx((live.lease - timedelta(seconds=5)).seconds)
+    assert getattr(fake, created) == []  # the duplicate this is about: no second request
+    assert live.ledger.get(sent.idempotency_key).state == "in_doubt"  # claim kept
+    await live.senders[channel].send(sent)  # Twilio finishes creating the first one
+    found = await live.deliver(sent)
+    assert found.duplicate and len(getattr(fake, created)) == 1
+    assert found.message_id == getattr(fake, created)[0]["sid"]
+
+
+async def test_a_stale_attempt_cannot_release_the_claim_another_attempt_took_over(
+    fake, tmp_path, clock
+):
+    """Worker A claims, then hangs before its request; past the lease worker B takes the
+    claim over, sends, and gets an accepted-then-500 (in doubt). A's request, refused at last,
+    must not release B's claim: the next attempt would send again."""
+    stalled, live = transport(fake, tmp_path, clock), transport(fake, tmp_path, clock)
+    sms = message(Channel.SMS, TO)
+    real = stalled.senders[Channel.SMS]
+    go = asyncio.Event()
+
+    class Hanging:
+        provider, throttle_key, find_sent = real.provider, real.throttle_key, real.find_sent
+
+        async def send(self, outgoing):
+            await go.wait()
+            return await real.send(outgoing)
+
+    stalled.senders = {Channel.SMS: Hanging()}
+    attempt_a = asyncio.create_task(stalled.deliver(sms))
+    while live.ledger.get(sms.idempotency_key) is None:  # A's claim is in
+        await asyncio.sleep(0.01)
+    clock.now += timedelta(minutes=5)  # past A's lease: taken for dead
+    fake.fail_next(provider="twilio", status=500, method="POST", after_processing=True)
+    with pytest.raises(ProviderUnavailable):
+        await live.deliver(sms)  # B: Twilio has nothing, reclaimed, sent, 500
+    fake.fail_next(provider="twilio", status=400, code=21606, method="POST")
+    go.set()
+    with pytest.raises(ProviderRefused):
+        await attempt_a
+    assert live.ledger.get(sms.idempotency_key).state == "in_doubt"  # B's claim, untouched
+    again = await live.deliver(sms)
+    assert again.duplicate and len(fake.messages) == 1
 
 
 # ---- 2. reconcile against what was claimed --------------------------------------------------

@@ -193,8 +193,13 @@ async def test_a_read_timeout_puts_the_claim_in_doubt_and_a_refused_connection_r
     with pytest.raises(ProviderUnavailable):
         await live.deliver(message())
     assert live.ledger.get(message().idempotency_key).state == "in_doubt"
-    delivery = await live.deliver(message())  # no lease to wait for: the attempt ended
-    assert not delivery.duplicate and sender.lookups == 1 and sender.calls == 3
+    clock.now += timedelta(seconds=30)
+    with pytest.raises(ProviderUnavailable) as waiting:  # the provider may still be creating it
+        await live.deliver(message())
+    assert waiting.value.retry_after == pytest.approx(90) and sender.calls == 2
+    clock.now += timedelta(seconds=90)  # past the lease, still not listed: it never left
+    delivery = await live.deliver(message())
+    assert not delivery.duplicate and sender.lookups == 2 and sender.calls == 3
 
 
 @pytest.mark.parametrize(
@@ -233,8 +238,8 @@ async def test_two_stale_attempts_cannot_both_take_over(tmp_path, clock):
     sends.claim("k", "sms", "twilio", "hash-1")
     stale = sends.get("k").claimed_at
     clock.now += timedelta(minutes=5)
-    assert sends.reclaim("k", stale, "hash-2") is True
-    assert sends.reclaim("k", stale, "hash-3") is False
+    assert sends.reclaim("k", stale, "hash-2") == clock.now  # the taker's new claimed_at
+    assert sends.reclaim("k", stale, "hash-3") is None
     assert sends.get("k").content_hash == "hash-2"
 
 

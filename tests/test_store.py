@@ -30,6 +30,7 @@ from store.schema import available_migrations
 from tests.postgres_server import PASSWORD
 
 T0 = datetime(2038, 1, 4, 6, 0, tzinfo=UTC)
+ALL_MIGRATIONS = ["0001_initial", "0002_send_recipient"]
 
 
 class Clock:
@@ -77,13 +78,13 @@ def test_ledger_state_machine(store: SqlStore, clock: Clock) -> None:
         "sms", "twilio", None, None,
     )  # fmt: skip
 
-    ledger.mark_in_doubt("k1")
+    assert ledger.mark_in_doubt("k1", first.claimed_at) is True
     in_doubt = ledger.get("k1")
     assert in_doubt is not None and in_doubt.state == "in_doubt"
 
     clock.advance(minutes=5)
-    assert ledger.reclaim("k1", in_doubt.claimed_at, "h2") is True
-    assert ledger.reclaim("k1", in_doubt.claimed_at, "h3") is False  # compare-and-set
+    assert ledger.reclaim("k1", in_doubt.claimed_at, "h2") == clock.now  # the new claimed_at
+    assert ledger.reclaim("k1", in_doubt.claimed_at, "h3") is None  # compare-and-set
     renewed = ledger.get("k1")
     assert renewed is not None and renewed.state == "pending" and renewed.content_hash == "h2"
     assert renewed.claimed_at == clock.now
@@ -98,9 +99,9 @@ def test_ledger_state_machine(store: SqlStore, clock: Clock) -> None:
     assert ledger.knows("SM1") and not ledger.knows("SM2")
 
     # A settled row is never released, doubted or reclaimed.
-    ledger.release("k1")
-    ledger.mark_in_doubt("k1")
-    assert ledger.reclaim("k1", sent.claimed_at, "h4") is False
+    assert ledger.release("k1") is False and ledger.release("k1", sent.claimed_at) is False
+    assert ledger.mark_in_doubt("k1") is False
+    assert ledger.reclaim("k1", sent.claimed_at, "h4") is None
     assert ledger.get("k1") == sent
 
 
@@ -108,8 +109,10 @@ def test_reclaim_with_a_frozen_clock_still_compares_and_sets(store: SqlStore) ->
     store.ledger.claim("k", "email", "sendgrid", "h")
     entry = store.ledger.get("k")
     assert entry is not None
-    assert store.ledger.reclaim("k", entry.claimed_at, "h2") is True
-    assert store.ledger.reclaim("k", entry.claimed_at, "h3") is False
+    renewed = store.ledger.reclaim("k", entry.claimed_at, "h2")
+    assert renewed is not None and renewed > entry.claimed_at
+    assert store.ledger.reclaim("k", entry.claimed_at, "h3") is None
+    assert store.ledger.get("k").claimed_at == renewed  # type: ignore[union-attr]
 
 
 def test_release_and_upsert(store: SqlStore, clock: Clock) -> None:
@@ -298,10 +301,31 @@ def test_migration_files_ship_for_both_dialects() -> None:
         migrations = available_migrations(dialect)
         assert [m.version for m in migrations] == list(range(1, len(migrations) + 1))
         assert migrations[0].label == "0001_initial" and "CREATE TABLE sends" in migrations[0].sql
+        assert migrations[1].label == "0002_send_recipient" and "recipient" in migrations[1].sql
+
+
+def test_the_recipient_migration_keeps_the_rows_claimed_before_it(url: str) -> None:
+    from store.db import Database
+    from store.schema import _apply_if_pending
+
+    database = Database(url)
+    try:  # a database at 0001, as the release before this one left it, with a claim in doubt
+        assert _apply_if_pending(database, available_migrations(database.dialect.name)[0])
+        database.execute(
+            "INSERT INTO sends (idempotency_key, state, channel, provider, claimed_at) "
+            "VALUES (?, 'in_doubt', 'sms', 'twilio', ?)",
+            ("wf/s/sms/1", database.dialect.time(T0)),
+        )
+    finally:
+        database.close()
+    assert [m.label for m in upgrade_store(url)] == ["0002_send_recipient"]
+    with open_store(url, migrate=False) as store:
+        [entry] = store.ledger.unsettled("wf/s/")
+        assert (entry.key, entry.state, entry.recipient) == ("wf/s/sms/1", "in_doubt", "")
 
 
 def test_migrations_apply_once(url: str) -> None:
-    assert [m.label for m in store_status(url).pending] == ["0001_initial"]
+    assert [m.label for m in store_status(url).pending] == ALL_MIGRATIONS
     with pytest.raises(MigrationsPending, match="dunning db upgrade"):
         open_store(url, migrate=False)
     with ThreadPoolExecutor(4) as pool:  # workers starting together
@@ -310,7 +334,7 @@ def test_migrations_apply_once(url: str) -> None:
         assert PASSWORD not in opened.url
         opened.close()
     status = store_status(url)
-    assert [m.label for m in status.applied] == ["0001_initial"] and status.pending == []
+    assert [m.label for m in status.applied] == ALL_MIGRATIONS and status.pending == []
     assert status.applied[0].applied_at.tzinfo is not None
     assert upgrade_store(url) == []
     open_store(url, migrate=False).close()
@@ -344,12 +368,15 @@ def test_db_commands(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     status = runner.invoke(app, ["db", "status"])
     assert status.exit_code == 0, status.output
     assert "pending  0001_initial" in status.stdout and mask_url(url) in status.stdout
+    assert "pending  0002_send_recipient" in status.stdout
     upgraded = runner.invoke(app, ["db", "upgrade"])
     assert upgraded.exit_code == 0 and "applied 0001_initial" in upgraded.stdout
+    assert "applied 0002_send_recipient" in upgraded.stdout
     again = runner.invoke(app, ["db", "upgrade"])
     assert again.exit_code == 0 and "up to date" in again.stdout
     status = runner.invoke(app, ["db", "status"])
     assert "applied  0001_initial" in status.stdout and "up to date" in status.stdout
+    assert "applied  0002_send_recipient" in status.stdout
     for result in (status, upgraded, again):
         assert PASSWORD not in result.output
 

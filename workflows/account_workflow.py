@@ -134,7 +134,13 @@ class AccountWorkflow:
         return self._view()
 
     def _next_action(self) -> Action | None:
-        return next_action(self.state, self.input, workflow.now(), legacy=not self._rules())
+        return next_action(
+            self.state,
+            self.input,
+            workflow.now(),
+            legacy=not self._rules(),
+            send_faults=self._send_faults(),
+        )
 
     async def _run(self, action: Action) -> None:
         now = workflow.now()

@@ -1,8 +1,12 @@
 """The live transport: each channel to its provider, once, at the provider's pace, in the window.
 
 `LiveTransport.deliver` is what makes "exactly one message per step" hold with real providers
-(the rules are written down in `activities/channels/ledger.py`):
+(the rules are written down in `activities/channels/ledger.py`; the provider lookups and their
+verdicts are in `activities/channels/reconcile.py`):
 
+    earlier rounds' / channels' unsettled claims of this step, each asked of its provider:
+        found or cannot tell → recorded, returned as this delivery, nothing sent
+        · too early → wait · not there → released ↓
     throttle → claim the key ─┬─ settled (sent, unconfirmed) → the recorded result, nothing sent
                               ├─ pending, younger than the lease → may be running: wait
                               ├─ in doubt, or pending and stale → reconcile with the provider:
@@ -10,6 +14,10 @@
                               │      · nothing there → reclaim, then as a new claim ↓
                               └─ new → window still open? → provider call → record / in doubt
                                                                            / release
+
+Releasing and doubting compare the claimed_at the attempt claimed with, so an attempt that
+outlived its lease never touches the claim another attempt took over; recording is
+unconditional (a provider's acceptance is always written down).
 
 Letters skip the ledger and the window: the printer's atomic file creation is its own ledger,
 and printing is not a contact at a time.
@@ -34,7 +42,6 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
 
 from activities.channels.base import (
     CredentialsRejected,
@@ -46,7 +53,7 @@ from activities.channels.base import (
     TransportError,
 )
 from activities.channels.ledger import DEFAULT_LEASE, LedgerEntry, SendLedger, claim_hash
-from activities.channels.reconcile import Lookup, Reconciled, Wait
+from activities.channels.reconcile import ChannelSender, examine, settle_earlier
 from config.ladder import Channel
 from store.protocols import SETTLED, RateLimits, Reservation
 
@@ -57,18 +64,6 @@ CREDENTIALS_HINT = {
     "Twilio": "DUNNING_TWILIO_ACCOUNT_SID / DUNNING_TWILIO_AUTH_TOKEN",
 }
 DEFAULT_CREDENTIALS_RECHECK = timedelta(minutes=5)
-
-
-class ChannelSender(Protocol):
-    provider: str
-    throttle_key: str  # the provider account and the sender: the unit the provider paces
-
-    async def send(self, message: OutgoingMessage) -> str: ...
-
-    async def find_sent(
-        self, message: OutgoingMessage, claim: LedgerEntry, now: datetime
-    ) -> Reconciled:
-        """What the provider knows of the send `claim` covers (see `reconcile.py`)."""
 
 
 class MemoryRateLimits:
@@ -130,6 +125,12 @@ class _Rejection:
 
 
 class LiveTransport:
+    # Settles an earlier attempt's claim (and the step's earlier rounds' and channels') before
+    # anything else and checks `OutgoingMessage.not_after` itself, right before a provider
+    # call: the send activity hands it the window's end instead of refusing a late send first
+    # (see `activities/channels/base.py`).
+    reconciles = True
+
     def __init__(
         self,
         *,
@@ -166,11 +167,14 @@ class LiveTransport:
             raise
 
     async def _deliver(self, sender: ChannelSender, message: OutgoingMessage) -> Delivery:
+        earlier = await self._earlier_claims(message)
+        if earlier is not None:
+            return earlier
         # Pace first, claim second: a claim is taken right before the provider call, so its age
         # says how long ago a send may have started (the lease), never time spent queueing.
         await self.throttle.wait(sender.throttle_key, self.rates.get(message.channel, 1.0))
         claimed = claim_hash(message)
-        entry = await self._claim(message, sender.provider, claimed)
+        entry, claimed_at = await self._claim(message, sender.provider, claimed)
         if entry is not None:
             if entry.state in SETTLED:
                 return Delivery(
@@ -180,96 +184,146 @@ class LiveTransport:
                     unconfirmed=entry.state == "unconfirmed",
                     sent_at=entry.sent_at,
                 )
-            settled = await self._reconcile(sender, message, entry, claimed)
-            if settled is not None:
-                return settled
-        return await self._send(sender, message)
+            claimed_at = await self._reconcile(sender, message, entry, claimed)
+            if isinstance(claimed_at, Delivery):
+                return claimed_at
+        return await self._send(sender, message, claimed_at)
 
     async def _claim(
         self, message: OutgoingMessage, provider: str, claimed: str
-    ) -> LedgerEntry | None:
-        """`ledger.claim` in a thread. A claim must mean "a send may have started", so one
-        that lands while the attempt is being cancelled is given back before the cancellation
-        goes on (a pending claim of an email that never left would count as sent)."""
+    ) -> tuple[LedgerEntry | None, datetime]:
+        """`ledger.claim` in a thread: (None, our claimed_at) when the key is ours, read back
+        right after the insert (the protocol's way: nothing else touches a fresh claim), or
+        (the row already there, its claimed_at). A claim must mean "a send may have started",
+        so one that lands while the attempt is being cancelled is given back before the
+        cancellation goes on (a pending claim of an email that never left would count as sent).
+        """
         key = message.idempotency_key
-        claiming = asyncio.ensure_future(
-            asyncio.to_thread(self.ledger.claim, key, message.channel.value, provider, claimed)
-        )
+
+        def claim() -> tuple[LedgerEntry | None, datetime]:
+            existing = self.ledger.claim(key, message.channel.value, provider, claimed, message.to)
+            if existing is not None:
+                return existing, existing.claimed_at
+            mine = self.ledger.get(key)
+            if mine is None or mine.state != "pending" or mine.content_hash != claimed:
+                raise ProviderUnavailable("another attempt took this send over", retry_after=5)
+            return None, mine.claimed_at
+
+        claiming = asyncio.ensure_future(asyncio.to_thread(claim))
         try:
             return await asyncio.shield(claiming)
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):  # the cancellation is what goes on
-                if await claiming is None:
-                    await asyncio.to_thread(self.ledger.release, key)
+                existing, claimed_at = await claiming
+                if existing is None:
+                    await asyncio.to_thread(self.ledger.release, key, claimed_at)
             raise
 
     async def _reconcile(
         self, sender: ChannelSender, message: OutgoingMessage, entry: LedgerEntry, claimed: str
-    ) -> Delivery | None:
+    ) -> Delivery | datetime:
         """A claim without a result: still running, sent before a crash or a 5xx, or never
-        sent. Returns the delivery when settled; None when the claim is now ours to send under
-        (reclaimed with this render's hash). An in-doubt row is never released here."""
+        sent. Returns the delivery when settled; otherwise the claimed_at under which the claim
+        is now ours to send (reclaimed with this render's hash). An in-doubt row is never
+        released here."""
         key, provider = message.idempotency_key, sender.provider
         now = self._clock()
-        if entry.state == "pending" and now - entry.claimed_at < self.lease:
-            raise ProviderUnavailable(
-                "an earlier attempt of this send may still be running",
-                retry_after=(self.lease - (now - entry.claimed_at)).total_seconds(),
-            )
-        found = await sender.find_sent(message, entry, now)
-        if isinstance(found, Wait):
-            raise ProviderUnavailable(found.reason, retry_after=found.retry_after)
-        if isinstance(found, list):
-            # Sends the ledger already gave to another key are not ours (two accounts sharing
-            # a number); one left is ours, several cannot be told apart.
-            candidates = [
-                each
-                for each in found
-                if not await asyncio.to_thread(self.ledger.knows, each.message_id)
-            ]
-            if len(candidates) == 1:
-                ours = candidates[0]
-                sent_at = ours.sent_at or now
-                log.warning("send %s: found at %s after a lost result", key, provider)
-                await asyncio.to_thread(
-                    self.ledger.record_sent, key, ours.message_id, sent_at=sent_at
+        verdict = await examine(
+            sender, message, entry, ledger=self.ledger, lease=self.lease, now=now
+        )
+        if verdict is not None:
+            if verdict.unconfirmed:
+                log.warning(
+                    "send %s: an earlier attempt may have reached %s and it cannot tell; "
+                    "treated as sent (unconfirmed), not sent again",
+                    key,
+                    provider,
                 )
-                return Delivery(ours.message_id, duplicate=True, provider=provider, sent_at=sent_at)
-            found = Lookup.UNKNOWN if candidates else Lookup.NOT_FOUND
-        if found is Lookup.UNKNOWN:
-            log.warning(
-                "send %s: an earlier attempt may have reached %s and it cannot tell; "
-                "treated as sent (unconfirmed), not sent again",
-                key,
-                provider,
-            )
-            message_id = f"unconfirmed:{key}"
+            else:
+                log.warning("send %s: found at %s after a lost result", key, provider)
             await asyncio.to_thread(
                 self.ledger.record_sent,
                 key,
-                message_id,
-                sent_at=entry.claimed_at,
-                unconfirmed=True,
+                verdict.message_id,
+                sent_at=verdict.sent_at,
+                unconfirmed=verdict.unconfirmed,
             )
             return Delivery(
-                message_id,
+                verdict.message_id,
                 duplicate=True,
                 provider=provider,
-                unconfirmed=True,
-                sent_at=entry.claimed_at,
+                unconfirmed=verdict.unconfirmed,
+                sent_at=verdict.sent_at,
             )
-        if not await asyncio.to_thread(self.ledger.reclaim, key, entry.claimed_at, claimed):
+        renewed = await asyncio.to_thread(self.ledger.reclaim, key, entry.claimed_at, claimed)
+        if renewed is None:
             raise ProviderUnavailable("another attempt took this send over", retry_after=5)
         log.warning("send %s: %s has no trace of an earlier attempt; sending", key, provider)
-        return None
+        return renewed
 
-    async def _send(self, sender: ChannelSender, message: OutgoingMessage) -> Delivery:
+    async def _earlier_claims(self, message: OutgoingMessage) -> Delivery | None:
+        """A claim an earlier send round or the primary channel left unsettled on this step
+        (see `settle_earlier`) that the provider has, or cannot rule out: the step's message
+        already went out. It is recorded on that key and returned as this delivery, and this
+        key records it too (a retry of this attempt then returns it again, although that claim
+        is no longer unsettled); nothing is sent. Credentials refused while asking make the
+        step wait: nothing may be sent before that claim is settled."""
+        try:
+            earlier = await settle_earlier(
+                message, self.senders, ledger=self.ledger, lease=self.lease, now=self._clock()
+            )
+        except CredentialsRejected as exc:
+            raise ProviderUnavailable(
+                f"an earlier claim of this step cannot be settled: {exc}",
+                retry_after=self.credentials_recheck.total_seconds(),
+            ) from None
+        if earlier is None:
+            return None
+        entry, verdict, key = earlier.entry, earlier.verdict, message.idempotency_key
+        log.warning(
+            "send %s: the step's message already went out in an earlier round or channel "
+            "(%s, %s%s); returned as this delivery, nothing sent again",
+            key,
+            entry.key,
+            earlier.provider,
+            ", unconfirmed" if verdict.unconfirmed else "",
+        )
+
+        def record() -> None:
+            self.ledger.record_sent(
+                entry.key,
+                verdict.message_id,
+                sent_at=verdict.sent_at,
+                unconfirmed=verdict.unconfirmed,
+            )
+            # This key, stamped like a claim of that send (channel, provider), then settled.
+            self.ledger.claim(
+                key, entry.channel, earlier.provider, entry.content_hash, entry.recipient
+            )
+            self.ledger.record_sent(
+                key, verdict.message_id, sent_at=verdict.sent_at, unconfirmed=verdict.unconfirmed
+            )
+
+        await asyncio.to_thread(record)
+        return Delivery(
+            verdict.message_id,
+            duplicate=True,
+            provider=earlier.provider,
+            unconfirmed=verdict.unconfirmed,
+            sent_at=verdict.sent_at,
+        )
+
+    async def _send(
+        self, sender: ChannelSender, message: OutgoingMessage, claimed_at: datetime
+    ) -> Delivery:
         """The provider call, under a claim this attempt holds (new, or reclaimed after the
-        provider was found to have nothing), so the claim may be released when nothing left."""
+        provider was found to have nothing), so the claim may be released when nothing left.
+        Releasing and doubting compare `claimed_at`: should this attempt have outlived its
+        lease and another taken the claim over, they leave that attempt's claim alone."""
         key = message.idempotency_key
         now = self._clock()
         if message.not_after is not None and now >= message.not_after:
-            await asyncio.to_thread(self.ledger.release, key)
+            await asyncio.to_thread(self.ledger.release, key, claimed_at)
             raise OutsideWindow(
                 f"the contact window closed at {message.not_after.isoformat()} "
                 "before the message could leave; nothing was sent"
@@ -278,12 +332,12 @@ class LiveTransport:
             message_id = await sender.send(message)
         except ProviderUnavailable as exc:
             if exc.maybe_sent:  # the provider may have it: the next attempt reconciles
-                await asyncio.to_thread(self.ledger.mark_in_doubt, key)
+                await self._settle_claim(self.ledger.mark_in_doubt, key, claimed_at)
             else:
-                await asyncio.to_thread(self.ledger.release, key)
+                await self._settle_claim(self.ledger.release, key, claimed_at)
             raise
         except TransportError:  # a definite refusal: nothing was sent
-            await asyncio.to_thread(self.ledger.release, key)
+            await self._settle_claim(self.ledger.release, key, claimed_at)
             raise
         # Anything else (a crash, a cancellation) leaves the outcome unknown: the claim stays
         # pending and an attempt after the lease reconciles with the provider.
@@ -291,6 +345,16 @@ class LiveTransport:
         await asyncio.to_thread(self.ledger.record_sent, key, message_id, sent_at=sent_at)
         self._accepted(sender.provider)
         return Delivery(message_id, provider=sender.provider, sent_at=sent_at)
+
+    async def _settle_claim(
+        self, change: Callable[[str, datetime], bool], key: str, claimed_at: datetime
+    ) -> None:
+        if not await asyncio.to_thread(change, key, claimed_at):
+            log.warning(
+                "send %s: another attempt took the claim over while this one was sending; "
+                "its claim is left as it is",
+                key,
+            )
 
     # ---- credentials -----------------------------------------------------------------------
 

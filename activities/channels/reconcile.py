@@ -16,6 +16,8 @@ says; keeping the decision here keeps the two paths under one rule.
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import Enum
@@ -24,6 +26,8 @@ from typing import Protocol
 from activities.channels.base import OutgoingMessage, ProviderUnavailable
 from config.ladder import Channel
 from store.protocols import LedgerEntry, SendLedger
+
+log = logging.getLogger(__name__)
 
 
 class Lookup(Enum):
@@ -105,7 +109,9 @@ async def examine(
     if isinstance(found, list):
         # Sends the ledger already gave to another key are not ours (two accounts sharing a
         # number); one left is ours, several cannot be told apart.
-        candidates = [each for each in found if not await asyncio.to_thread(ledger.knows, each.message_id)]
+        candidates = [
+            each for each in found if not await asyncio.to_thread(ledger.knows, each.message_id)
+        ]
         if len(candidates) == 1:
             return Sent(candidates[0].message_id, candidates[0].sent_at or now)
         if not candidates and entry.state == "in_doubt" and age < lease:
@@ -144,3 +150,61 @@ def as_claimed(message: OutgoingMessage, entry: LedgerEntry) -> OutgoingMessage 
         to=recipient or message.to,
         not_after=None,
     )
+
+
+@dataclass(frozen=True)
+class Earlier:
+    """An earlier round's or channel's claim on the step that the provider has, or cannot
+    rule out: the step's message already went out under `entry.key`."""
+
+    entry: LedgerEntry
+    provider: str
+    verdict: Sent
+
+
+async def settle_earlier(
+    message: OutgoingMessage,
+    senders: Mapping[Channel, ChannelSender],
+    *,
+    ledger: SendLedger,
+    lease: timedelta,
+    now: datetime,
+) -> Earlier | None:
+    """Settle the claims other keys of this step left unsettled (`<workflow id>/<step>/`: an
+    earlier send round, or the primary channel before a fallback), before this key is claimed.
+
+    Each is examined with the sender of *its* channel, for *its* recipient and claimed hash
+    (`as_claimed`, `examine`): found or cannot tell → returned (the caller records it and sends
+    nothing); too early → `ProviderUnavailable` propagates, claim kept; not there → that claim
+    is released (compare-and-set on its claimed_at) and the next is examined. Claims of a
+    channel without a sender here (letters: their own ledger) are ignored.
+    """
+    key = message.idempotency_key
+    prefix = earlier_prefix(key)
+    if prefix is None:
+        return None
+    for entry in await asyncio.to_thread(ledger.unsettled, prefix):
+        sender = _sender_for(senders, entry)
+        if entry.key == key or sender is None:
+            continue
+        claimed = as_claimed(message, entry)
+        if claimed is None:  # no recipient to ask about: cannot tell, never send twice
+            verdict: Sent | None = Sent(
+                f"unconfirmed:{entry.key}", entry.claimed_at, unconfirmed=True
+            )
+        else:
+            verdict = await examine(sender, claimed, entry, ledger=ledger, lease=lease, now=now)
+        if verdict is not None:
+            return Earlier(entry, sender.provider, verdict)
+        await asyncio.to_thread(ledger.release, entry.key, entry.claimed_at)
+        log.info("send %s: earlier claim %s never reached %s", key, entry.key, sender.provider)
+    return None
+
+
+def _sender_for(
+    senders: Mapping[Channel, ChannelSender], entry: LedgerEntry
+) -> ChannelSender | None:
+    try:
+        return senders.get(Channel(entry.channel))
+    except ValueError:  # a channel this version does not know
+        return None

@@ -148,3 +148,21 @@ def test_a_reminder_whose_provider_is_down_is_retried_and_given_up_at_the_promis
     failed = [e for e in model.state.events if e.detail.get("step") == "promise-1-reminder"]
     assert len(failed) > 3 and all(e.at < due_by for e in failed)
     assert "promise_broken" in [e.type for e in model.state.events]
+
+
+def test_a_reminder_whose_moment_has_passed_waits_for_the_next_open_window():
+    """Found by the property tests: a reminder's moment is an open window chosen ahead, but
+    when the account was busy past it (another contact's send rounds, a deferral), sending
+    it at once could be outside hours. It then goes at the next open window, like any contact;
+    before issue 10's rules it went at once."""
+    model = driver()
+    model.event(ev("promise", due_in_days=5))
+    promise = model.state.promise
+    assert promise is not None and promise.reminder_at is not None
+    late = promise.reminder_at + timedelta(hours=20)
+    action = next_action(model.state, model.account, late)
+    assert action.at == late and action.needs_window
+    before = next_action(model.state, model.account, late, send_faults=False)
+    assert before.at == promise.reminder_at and not before.needs_window
+    on_time = next_action(model.state, model.account, promise.reminder_at)
+    assert on_time.at == promise.reminder_at and not on_time.needs_window

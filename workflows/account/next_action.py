@@ -25,10 +25,16 @@ from workflows.types import AccountInput, AccountState, Installment, Status
 
 
 def next_action(
-    state: AccountState, account: AccountInput, now: datetime, *, legacy: bool = False
+    state: AccountState,
+    account: AccountInput,
+    now: datetime,
+    *,
+    legacy: bool = False,
+    send_faults: bool = True,
 ) -> Action | None:
     """None for a closed account or a disputed one (which waits for its resolution); the
-    property tests check that no other state ever answers None."""
+    property tests check that no other state ever answers None. `send_faults=False` for
+    accounts started before issue 10's rules (a late reminder then went without a window)."""
     if state.status.is_final or state.status == Status.DISPUTED:
         return None
     if state.pending:
@@ -38,7 +44,7 @@ def next_action(
     if state.status == Status.HELD and state.hold_until is not None:
         return Action(state.hold_until, "end of hold", Fire("hold_ended"), needs_window=False)
     if state.promise is not None:
-        return _promise_action(state, account, now)
+        return _promise_action(state, account, now, send_faults)
     if state.plan is not None:
         installment = pending_installment(state)
         # A plan always has an installment pending (it ends when none is left; see deadlines).
@@ -46,7 +52,7 @@ def next_action(
             return None
         if legacy:
             return _installment_action(state, account, installment)
-        return _plan_action(state, account, installment, now)
+        return _plan_action(state, account, installment, now, send_faults)
     steps = clock.due_group(account.ladder.steps, state.next_step_index)
     if not steps:
         if legacy:
@@ -98,7 +104,9 @@ def pending_installment(state: AccountState) -> Installment | None:
     return next((i for i in state.plan.installments if i.outcome == "pending"), None)
 
 
-def _promise_action(state: AccountState, account: AccountInput, now: datetime) -> Action:
+def _promise_action(
+    state: AccountState, account: AccountInput, now: datetime, send_faults: bool
+) -> Action:
     promise = state.promise
     assert promise is not None
     reminder = account.ladder.promise.reminder
@@ -113,7 +121,7 @@ def _promise_action(state: AccountState, account: AccountInput, now: datetime) -
         action = Action(
             promise.reminder_at, "promise reminder", SendReminder(contact), needs_window=False
         )
-        return _retrying(state, account, action, contact, now)
+        return _reminder(state, account, action, now, send_faults)
     return Action(promise.due_by, "promise due", Fire("promise_due"), needs_window=False)
 
 
@@ -128,7 +136,11 @@ def installment_details(state: AccountState, installment: Installment) -> dict[s
 
 
 def _plan_action(
-    state: AccountState, account: AccountInput, first: Installment, now: datetime
+    state: AccountState,
+    account: AccountInput,
+    first: Installment,
+    now: datetime,
+    send_faults: bool,
 ) -> Action:
     """The earliest of: the first pending installment falling due, and the reminder of any
     pending installment (a later installment's reminder may come before an earlier one's
@@ -137,7 +149,9 @@ def _plan_action(
     if account.ladder.plan.reminder is None:
         return due
     reminders = [
-        _retrying_reminder(state, account, _installment_action(state, account, installment), now)
+        _reminder(
+            state, account, _installment_action(state, account, installment), now, send_faults
+        )
         for installment in state.plan.installments  # type: ignore[union-attr]
         if installment.outcome == "pending"
         and installment.reminder_at is not None
@@ -150,12 +164,18 @@ def _plan_action(
     return min([*reminders, due], key=lambda action: action.at)
 
 
-def _retrying_reminder(
-    state: AccountState, account: AccountInput, action: Action, now: datetime
+def _reminder(
+    state: AccountState, account: AccountInput, action: Action, now: datetime, send_faults: bool
 ) -> Action:
-    if isinstance(action.do, SendReminder):
-        return _retrying(state, account, action, action.do.contact, now)
-    return action
+    """A reminder goes at the moment the schedule look-up chose in an open window. Once that
+    moment has passed (the account was busy: another contact's send rounds, a deferral), it
+    goes at the next open window from now, like any contact: never late and outside hours."""
+    if not isinstance(action.do, SendReminder):
+        return action
+    retried = _retrying(state, account, action, action.do.contact, now)
+    if retried is not action or not send_faults or action.at >= now:
+        return retried
+    return Action(now, action.label, action.do, needs_window=True)
 
 
 def _installment_action(

@@ -127,7 +127,9 @@ class SendGridEmail:
         self, message: OutgoingMessage, claim: LedgerEntry, now: datetime
     ) -> Reconciled:
         """The mail send API has no lookup by our key (Email Activity is a paid add-on), but
-        SendGrid posts `processed`, with our idempotency key, for every message it accepted."""
+        SendGrid posts `processed`, with our idempotency key, for every message it accepted.
+        `message.idempotency_key` is the claim's (an earlier round's or the primary channel's
+        when a later send settles it first, see `reconcile.settle_earlier`)."""
         if self.events is None:
             return Lookup.UNKNOWN
         events = self.events

@@ -145,7 +145,10 @@ class TwilioSms(_TwilioChannel):
         self, message: OutgoingMessage, claim: LedgerEntry, now: datetime
     ) -> list[Found]:
         """Messages to this number since the claim whose body is what the claim sent: its
-        stored hash, not this attempt's render (the balance may have changed meanwhile)."""
+        stored hash, not this attempt's render (the balance may have changed meanwhile).
+        `message` carries the claim's key and recipient (for an earlier round's or channel's
+        claim, see `reconcile.as_claimed`). An empty list is not yet "never sent" for a claim
+        in doubt younger than the lease (Twilio may still be creating it): `examine` waits."""
         claimed = claim.content_hash or claim_hash(message)  # a row claimed before hashes
         recent = await self._call(
             lambda client, **p: client.messages.list(**p), to=message.to, limit=20
