@@ -121,7 +121,7 @@ class Database:
         self.dialect = Dialect(dialect_of(url))
         self._local = threading.local()
         self._lock = threading.Lock()
-        self._all: list[Any] = []
+        self._all: list[tuple[int, Any]] = []  # (the process that opened it, connection)
         self._closed = False
         if self.dialect.name == "sqlite":
             self._path = sqlite_path(url)
@@ -143,7 +143,7 @@ class Database:
             conn = self._connect()
             self._local.conn, self._local.pid = conn, os.getpid()
             with self._lock:
-                self._all.append(conn)
+                self._all.append((os.getpid(), conn))
         return conn
 
     def _connect(self) -> Any:
@@ -178,10 +178,15 @@ class Database:
             raise StoreError(f"{self.masked_url}: cannot connect: {reason}") from None
 
     def close(self) -> None:
+        """Close this process's connections. Those inherited across a fork belong to the
+        parent: closing a PostgreSQL socket here would end the parent's session."""
         with self._lock:
             connections, self._all = self._all, []
             self._closed = True
-        for conn in connections:
+        pid = os.getpid()
+        for owner, conn in connections:
+            if owner != pid:
+                continue
             with suppress(Exception):  # best effort: a dead socket is closed enough
                 conn.close()
 
