@@ -76,7 +76,7 @@ class WebhookContext:
         """SendGrid accepted these emails: what a worker with an email in doubt looks for
         (database writes: off the event loop; idempotent, SendGrid retries its posts)."""
         if events:
-            await asyncio.to_thread(_record_all, self.store.email_events, events)
+            await asyncio.to_thread(self.store.email_events.record_all, events)
 
     async def several_accounts(self, views: list[AccountView], event: AccountEvent) -> str:
         """One sender, several open accounts: an opt-out is about the number (or address), so
@@ -98,8 +98,3 @@ class WebhookContext:
 
 def webhook_context(request: Request) -> WebhookContext:
     return request.app.state.webhooks
-
-
-def _record_all(store: EmailEvents, events: list[ProcessedEmail]) -> None:
-    for event in events:
-        store.record_processed(event)

@@ -14,6 +14,7 @@ a thread (`asyncio.to_thread`). Every timestamp passed in or returned is timezon
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
@@ -145,6 +146,9 @@ class EmailEvents(Protocol):
 
     def record_processed(self, event: ProcessedEmail) -> None:
         """Idempotent on sg_event_id (SendGrid retries its posts)."""
+
+    def record_all(self, events: Sequence[ProcessedEmail]) -> None:
+        """Several events (one webhook post) in one transaction."""
 
     def processed(self, idempotency_key: str) -> ProcessedEmail | None: ...
 

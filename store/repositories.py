@@ -11,6 +11,7 @@ the claim it holds, never on one a later attempt took over.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -220,6 +221,13 @@ class SqlEmailEvents:
                 self._db.dialect.time(event.processed_at),
             ),
         )
+
+    def record_all(self, events: Sequence[ProcessedEmail]) -> None:
+        """A whole webhook post in one transaction: one commit (one fsync on SQLite), not one
+        per event; all or nothing, so SendGrid's retry of a refused post finds none half-kept."""
+        with self._db.transaction():
+            for event in events:
+                self.record_processed(event)
 
     def processed(self, idempotency_key: str) -> ProcessedEmail | None:
         """The first event recorded for the key (SendGrid may report a message once per
