@@ -148,6 +148,25 @@ class AccountMachine(RuleBasedStateMachine):
             if attempt.retry and attempt.next_step_at is not None:
                 assert attempt.at < attempt.next_step_at, attempt
 
+    @precondition(lambda self: hasattr(self, "driver"))
+    @invariant()
+    def only_contacts_still_due_are_retrying(self) -> None:
+        """A reminder of a promise or plan that ended, or anything on a closed account, is
+        not left in `retrying` (it would hold the retry time for nothing)."""
+        state, account = self.driver.state, self.driver.account
+        if state.status.is_final:
+            assert state.retrying == {}
+            return
+        due = {step.id for step in account.ladder.steps} | {m.step for m in state.pending}
+        if state.promise is not None:
+            due.add(f"promise-{state.promise.number}-reminder")
+        if state.plan is not None:
+            due |= {
+                f"plan-{state.plan.number}-installment-{i.number}-reminder"
+                for i in state.plan.installments
+            }
+        assert set(state.retrying) <= due, set(state.retrying) - due
+
     def teardown(self) -> None:
         if not hasattr(self, "driver"):
             return

@@ -35,6 +35,37 @@ def end_pause(state: AccountState, now: datetime) -> None:
 def resume_ladder(state: AccountState, now: datetime) -> None:
     end_pause(state, now)
     state.status = Status.CEASED if state.contact_ceased else Status.ACTIVE
+    forget_reminders(state)
+
+
+def forget_reminders(state: AccountState) -> None:
+    """A promise or plan that ended takes its reminders with it: one that was still being
+    retried (an outage) is no longer due, so it leaves `retrying` (and the retry time with
+    it, once nothing else is retrying). Its broken or missed message, if any, is pending and
+    stays."""
+    due = _reminders_still_due(state)
+    for step in [s for s in state.retrying if _is_reminder(s) and s not in due]:
+        del state.retrying[step]
+    if not state.retrying:
+        state.retry_not_before = None
+
+
+def _is_reminder(step: str) -> bool:
+    return step.startswith(("promise-", "plan-")) and step.endswith("-reminder")
+
+
+def _reminders_still_due(state: AccountState) -> set[str]:
+    due = set()
+    if state.promise is not None:
+        due.add(f"promise-{state.promise.number}-reminder")
+    if state.plan is not None:
+        plan = state.plan
+        due |= {
+            f"plan-{plan.number}-installment-{i.number}-reminder"
+            for i in plan.installments
+            if i.outcome == "pending"
+        }
+    return due
 
 
 def close(state: AccountState, now: datetime, status: Status) -> None:
@@ -46,6 +77,8 @@ def close(state: AccountState, now: datetime, status: Status) -> None:
     state.hold_until = None
     state.closed_at = now
     state.next_contact_at = None
+    state.retrying = {}
+    state.retry_not_before = None
 
 
 def opening_state(account: AccountInput, now: datetime) -> AccountState:
