@@ -296,9 +296,9 @@ class SlowEvents:
     def __init__(self) -> None:
         self.recorded: list[ProcessedEmail] = []
 
-    def record_processed(self, event: ProcessedEmail) -> None:
+    def record_all(self, events: list[ProcessedEmail]) -> None:
         time.sleep(BLOCK)
-        self.recorded.append(event)
+        self.recorded.extend(events)
 
 
 async def test_the_webhook_server_reads_call_scripts_off_the_loop(settings):
