@@ -9,7 +9,6 @@ account by deleting its workflow.
 from __future__ import annotations
 
 import asyncio
-import csv
 import io
 import uuid
 from datetime import UTC, datetime
@@ -27,32 +26,12 @@ import cli.account_commands as account_commands
 from cli.main import app
 from config.settings import PROJECT_ROOT, Settings
 from store import open_store
-
-COLUMNS = ["account_id", "name", "email", "phone", "country", "timezone", "locale", "balance"]
-COLUMNS += ["currency", "days_past_due", "ladder"]
+from tests.test_accounts_csv import csv_text, row
 
 
 def accounts_file(tmp_path: Path, *account_ids: str) -> Path:
     path = tmp_path / "accounts.csv"
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        for account_id in account_ids:
-            writer.writerow(
-                {
-                    "account_id": account_id,
-                    "name": "Claire Martin",
-                    "email": "claire@example.org",
-                    "phone": "+33612345678",
-                    "country": "FR",
-                    "timezone": "Europe/Paris",
-                    "locale": "fr",
-                    "balance": "120.50",
-                    "currency": "EUR",
-                    "days_past_due": "0",
-                    "ladder": "consumer-standard",
-                }
-            )
+    path.write_text(csv_text([row(account_id=id_) for id_ in account_ids]), encoding="utf-8")
     return path
 
 

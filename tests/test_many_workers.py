@@ -17,9 +17,7 @@ than the shared per-sender limit, although three workers were sending.
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
-import os
 import random
 import signal
 import socket
@@ -33,13 +31,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from temporalio.testing import WorkflowEnvironment
 
 from inbound.security import payment_signature
-from tests.fakes.live import ACCOUNT_SID, AUTH_TOKEN, FROM, LINK_SECRET, SENDGRID_KEY
+from tests.fakes.live import ACCOUNT_SID, AUTH_TOKEN, SENDGRID_KEY
 from tests.fakes.providers import FakeProviders
+from tests.test_live_workflow import send_test_env
+from tests.test_webhooks import SENDGRID_PUBLIC, sendgrid_signed
 from workflows.types import AccountView, workflow_id_for
 
 DUNNING = str(Path(sys.executable).with_name("dunning"))
@@ -48,12 +46,6 @@ CHAOS_SECONDS = 15.0
 WORKERS = 3
 SMS_PER_SECOND = 2.0
 PAYMENTS_SECRET = "many-workers-payments"
-EVENT_KEY = ec.generate_private_key(ec.SECP256R1())
-EVENT_PUBLIC_KEY = base64.b64encode(
-    EVENT_KEY.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-).decode()
 
 LADDER = """\
 name: many-workers
@@ -152,20 +144,6 @@ def fake() -> Iterator[FakeProviders]:
     assert providers.errors == [], "the fake providers crashed"
 
 
-def signed_events(events: list[dict]) -> dict:
-    body = json.dumps(events, separators=(",", ":")) + "\r\n"
-    stamp = str(int(time.time()))
-    signature = EVENT_KEY.sign((stamp + body).encode(), ec.ECDSA(hashes.SHA256()))
-    return {
-        "content": body.encode(),
-        "headers": {
-            "Content-Type": "application/json",
-            "X-Twilio-Email-Event-Webhook-Signature": base64.b64encode(signature).decode(),
-            "X-Twilio-Email-Event-Webhook-Timestamp": stamp,
-        },
-    }
-
-
 def signed_payment(notice: dict) -> dict:
     raw = json.dumps(notice).encode()
     stamp = str(int(time.time()))
@@ -240,27 +218,17 @@ async def test_three_workers_killed_at_random_two_webhook_servers_one_postgres(
     ids = accounts_csv(tmp_path / "accounts.csv")
     ports = [free_port(), free_port()]
     env = {
-        **os.environ,
-        "NO_PROXY": "127.0.0.1,localhost",
+        **send_test_env(fake, tmp_path / "data"),
         "DUNNING_TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
         "DUNNING_TASK_QUEUE": f"many-{uuid.uuid4().hex[:8]}",
-        "DUNNING_DATA_DIR": str(tmp_path / "data"),
         "DUNNING_LADDERS_DIR": str(tmp_path / "ladders"),
         "DUNNING_DATABASE_URL": postgres_database,
-        "DUNNING_TRANSPORT": "live",
-        "DUNNING_SENDGRID_API_KEY": SENDGRID_KEY,
-        "DUNNING_SENDGRID_API_HOST": fake.url,
-        "DUNNING_TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-        "DUNNING_TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-        "DUNNING_TWILIO_API_BASE_URL": fake.url,
-        "DUNNING_TWILIO_FROM": FROM,
         "DUNNING_TWILIO_SENDS_PER_SECOND": str(SMS_PER_SECOND),
         "DUNNING_PROVIDER_TIMEOUT_SECONDS": "5",
         "DUNNING_SENDGRID_PROCESSED_WAIT_SECONDS": "30",
-        "DUNNING_LINK_SECRET": LINK_SECRET,
         "DUNNING_PUBLIC_BASE_URL": "https://dunning.example.org",
         "DUNNING_PAYMENTS_WEBHOOK_SECRET": PAYMENTS_SECRET,
-        "DUNNING_SENDGRID_WEBHOOK_PUBLIC_KEY": EVENT_PUBLIC_KEY,
+        "DUNNING_SENDGRID_WEBHOOK_PUBLIC_KEY": SENDGRID_PUBLIC,
     }
     for name in ("TWILIO_EDGE", "TWILIO_REGION"):
         env.pop(name, None)
@@ -317,7 +285,7 @@ async def test_three_workers_killed_at_random_two_webhook_servers_one_postgres(
                 if fresh:
                     port = rng.choice(ports)
                     answer = await http.post(
-                        f"http://127.0.0.1:{port}/sendgrid/events", **signed_events(fresh)
+                        f"http://127.0.0.1:{port}/sendgrid/events", **sendgrid_signed(fresh)
                     )
                     if answer.status_code == 200:
                         posted.update(event["sg_event_id"] for event in fresh)

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from tests.fakes.common import Provider, RecordedRequest
+from tests.fakes.common import Provider, RecordedRequest, json_type
 from tests.fakes.sendgrid import EMAIL
 
 SPECS_ENV = "DUNNING_PROVIDER_SPECS"
@@ -420,7 +420,7 @@ def _json_problems(
         if types and "null" not in types and not schema.get("nullable"):
             problems.append(f"{name}: null is not allowed")
         return
-    actual = _json_type(value)
+    actual = json_type(value)
     if types and actual not in types and not (actual == "integer" and "number" in types):
         problems.append(f"{name}: expected {' or '.join(sorted(types))}, got {actual}")
         return
@@ -486,22 +486,6 @@ def _types(schema: dict[str, Any]) -> set[str]:
     if schema.get("nullable"):
         types.add("null")
     return types
-
-
-def _json_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
 
 
 def _is_datetime(value: str, *, allow_date: bool) -> bool:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from tests.fakes.common import Fail, RecordedRequest, Reply
+from tests.fakes.common import Fail, RecordedRequest, Reply, json_type
 from tests.fakes.sendgrid_events import processed_events
 
 SENDGRID_PREFIX = "/v3/"
@@ -235,7 +235,7 @@ def sendgrid_mail_problems(mail: dict[str, Any], *, now: datetime) -> list[dict[
             elif not isinstance(value, str):
                 problems.append(
                     sg_problem(
-                        f"Invalid type. Expected: string, given: {_json_type(value)}.",
+                        f"Invalid type. Expected: string, given: {json_type(value)}.",
                         f"headers.{name}",
                         "message.headers",
                     )
@@ -368,14 +368,14 @@ def _custom_args_problems(custom_args: Any, where: str) -> list[dict[str, Any]]:
     if not isinstance(custom_args, dict):
         return [
             sg_problem(
-                f"Invalid type. Expected: object, given: {_json_type(custom_args)}.",
+                f"Invalid type. Expected: object, given: {json_type(custom_args)}.",
                 where,
                 "message.custom_args",
             )
         ]
     return [
         sg_problem(
-            f"Invalid type. Expected: string, given: {_json_type(value)}.",
+            f"Invalid type. Expected: string, given: {json_type(value)}.",
             f"{where}.{name}",
             "message.custom_args",
         )
@@ -386,19 +386,3 @@ def _custom_args_problems(custom_args: Any, where: str) -> list[dict[str, Any]]:
 
 def _is_email(value: Any) -> bool:
     return isinstance(value, str) and bool(EMAIL.fullmatch(value))
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
