@@ -21,10 +21,11 @@ from config.ladder_loader import (
 )
 from config.settings import Settings
 from connection.temporal import connect, register_search_attributes
-from intake.accounts_csv import AccountsFileError, read_accounts
+from intake.accounts_file import AccountsFileError, AccountsReader, count_records, read_accounts
+from intake.bulk_start import ImportTally, start_rows
 from intake.contact_keys import debtor_contact_keys
-from intake.start import start_account
-from workflows.types import AccountView, workflow_id_for
+from intake.start import StartOutcome, start_account
+from workflows.types import AccountInput, AccountView, workflow_id_for
 
 if TYPE_CHECKING:
     from store.protocols import Store
@@ -51,7 +52,8 @@ def ladder_catalog(settings: Settings, ladder: str | None):
 
 
 def load_accounts(file: Path, ladder: str | None, settings: Settings, now):
-    """The ladders (plus --ladder) and the accounts file read against them."""
+    """The ladders (plus --ladder) and the accounts file read against them, all in memory
+    (preview; the import streams instead: `open_accounts`)."""
     catalog, default = ladder_catalog(settings, ladder)
     parsed = read_accounts(
         file,
@@ -61,6 +63,17 @@ def load_accounts(file: Path, ladder: str | None, settings: Settings, now):
         now=now,
     )
     return catalog, default, parsed
+
+
+def open_accounts(file: Path, ladder: str | None, settings: Settings, now) -> AccountsReader:
+    catalog, default = ladder_catalog(settings, ladder)
+    return AccountsReader(
+        file,
+        ladders=catalog,
+        default_ladder=default,
+        default_locale=settings.default_locale,
+        now=now,
+    )
 
 
 async def connected(settings: Settings, err: Console) -> Client | None:
@@ -80,66 +93,71 @@ async def import_accounts(
 ) -> int:
     """0: every row started or already running; 1: some rows refused; 2: unusable input.
 
-    A row whose workflow id the store's registry records as closed is refused (the id is never
-    reused, even after Temporal has forgotten the workflow); see `intake/start.py`.
+    The file is streamed and `settings.import_concurrency` starts are in flight at once
+    (`intake/bulk_start.py`). A row whose workflow id the store's registry records as closed is
+    refused (the id is never reused, even after Temporal has forgotten the workflow); see
+    `intake/start.py`.
     """
     from datetime import UTC, datetime
 
     try:
-        _, _, parsed = load_accounts(file, ladder, settings, datetime.now(UTC))
-    except LadderError as exc:
+        reader = open_accounts(file, ladder, settings, datetime.now(UTC))
+    except (LadderError, AccountsFileError) as exc:
         err.print(str(exc), markup=False)
         return 2
-    except AccountsFileError as exc:
-        err.print(str(exc), markup=False)
-        return 2
-    for warning in parsed.warnings:
-        err.print(f"warning: {warning}", markup=False)
-    for problem in parsed.problems:
-        err.print(f"{file}:{problem}", markup=False)
-    store = await opened_store(settings, err)
-    if store is None:
-        return 1
-    try:
-        client = await connected(settings, err)
-        if client is None:
+    with reader:
+        for warning in reader.warnings:
+            err.print(f"warning: {warning}", markup=False)
+        store = await opened_store(settings, err)
+        if store is None:
             return 1
         try:
-            await register_search_attributes(client, settings.temporal_namespace)
-        except RPCError as exc:  # e.g. Temporal Cloud: attributes are created in the console
-            err.print(f"warning: could not register search attributes: {exc.message}", markup=False)
-        started = existing = 0
-        closed: list[str] = []
-        with Progress(
-            TextColumn("importing"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            console=err,
-            transient=True,
-        ) as progress:
-            task = progress.add_task("import", total=len(parsed.accounts))
-            for line, account in parsed.accounts:
-                keys = debtor_contact_keys(settings.link_secret.get_secret_value(), account.debtor)
-                outcome = await start_account(
-                    client, account, settings.task_queue, keys, registry=store.accounts
-                )
-                if outcome.started:
-                    started += 1
-                elif outcome.refused:
-                    closed.append(f"{file}:line {line} ({account.account_id}): {outcome.reason}")
-                else:
-                    existing += 1
-                progress.advance(task)
-    finally:
-        await asyncio.to_thread(store.close)
-    for message in closed:
-        err.print(message, markup=False)
-    refused = len(parsed.problems) + len(closed)
+            client = await connected(settings, err)
+            if client is None:
+                return 1
+            tally = await _start_file(file, reader, client, store, settings, err)
+        finally:
+            await asyncio.to_thread(store.close)
+    if tally.stopped:
+        err.print(f"{file}:{tally.stopped}", markup=False)
     out.print(
-        f"started {started}, already started {existing}, refused {refused} "
-        f"(of {len(parsed.accounts) + len(parsed.problems)} rows)"
+        f"started {tally.started}, already started {tally.existing}, refused {tally.refused} "
+        f"(of {tally.rows} rows)"
     )
-    return 1 if refused else 0
+    return 1 if tally.refused or tally.stopped else 0
+
+
+async def _start_file(
+    file: Path, reader: AccountsReader, client: Client, store: Store, settings: Settings, err
+) -> ImportTally:
+    try:
+        await register_search_attributes(client, settings.temporal_namespace)
+    except RPCError as exc:  # e.g. Temporal Cloud: attributes are created in the console
+        err.print(f"warning: could not register search attributes: {exc.message}", markup=False)
+    secret = settings.link_secret.get_secret_value()
+
+    async def start(account: AccountInput) -> StartOutcome:
+        keys = debtor_contact_keys(secret, account.debtor)
+        return await start_account(
+            client, account, settings.task_queue, keys, registry=store.accounts
+        )
+
+    total = await asyncio.to_thread(count_records, file)
+    with Progress(
+        TextColumn("importing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("import", total=total)
+        return await start_rows(
+            reader,
+            start,
+            concurrency=settings.import_concurrency,
+            report=lambda line: progress.console.print(f"{file}:{line}", markup=False),
+            advance=lambda: progress.advance(task),
+        )
 
 
 async def opened_store(settings: Settings, err: Console) -> Store | None:

@@ -15,7 +15,7 @@ from cli.account_commands import load_accounts
 from config.ladder import Channel, Ladder
 from config.ladder_loader import LadderError
 from config.settings import Settings
-from intake.accounts_csv import AccountsFileError
+from intake.accounts_file import AccountsFileError
 from worker import renderer_for
 from workflows.account.clock import ladder_day
 from workflows.activity_types import send_request

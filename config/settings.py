@@ -124,6 +124,14 @@ class Settings(BaseSettings):
     store_retention_days: int = Field(default=90, ge=1)
     stuck_claim_minutes: int = Field(default=60, ge=1)
     housekeeping_every_hours: float = Field(default=24.0, gt=0)
+    # Worker tuning (README "Performance" has the measured effect of each). The SDK's own
+    # defaults; a worker's memory grows with the sticky cache (one cached workflow per open
+    # account it recently ran), its CPU with the concurrent tasks.
+    worker_max_concurrent_activities: int = Field(default=100, ge=1)
+    worker_max_concurrent_workflow_tasks: int = Field(default=100, ge=2)
+    worker_max_cached_workflows: int = Field(default=1000, ge=0)
+    # `accounts import` starts this many workflows at once (each start is one round trip).
+    import_concurrency: int = Field(default=32, ge=1, le=1000)
 
     @field_validator("temporal_address")
     @classmethod

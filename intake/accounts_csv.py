@@ -1,19 +1,18 @@
-"""Read the accounts CSV into workflow inputs, reporting each bad row by line and reason.
+"""One accounts-CSV row into a workflow input, or a RowError saying what is wrong with it.
 
-A bad row never stops the good ones: `read_accounts` returns both the inputs it could build and
-the problems it found. Money is parsed straight into Decimal (never float); the time zones are
-resolved here, once, and travel in the workflow input.
+The file around the rows (header, line numbers, duplicates, streaming) is
+`intake/accounts_file.py`. Money is parsed straight into Decimal (never float); the time zones
+are resolved here, once, and travel in the workflow input. What is the same for every row (the
+known currencies, a locale tag already checked) is computed once: a portfolio repeats them.
 """
 
 from __future__ import annotations
 
-import csv
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
+from functools import cache
 from zoneinfo import ZoneInfo
 
 import phonenumbers
@@ -52,33 +51,11 @@ DIGITS = re.compile(r"[0-9]+")
 NOT_COUNTRIES = frozenset({"ZZ", "EU", "EZ", "UN", "QO", "XA", "XB"})
 
 
-@dataclass(frozen=True)
-class RowProblem:
-    line: int
-    account_id: str | None
-    message: str
-
-    def __str__(self) -> str:
-        who = f" ({self.account_id})" if self.account_id else ""
-        return f"line {self.line}{who}: {self.message}"
-
-
-class AccountsFileError(Exception):
-    """The file as a whole cannot be read (missing, not CSV, required columns absent)."""
-
-
 class RowError(ValueError):
     pass
 
 
-@dataclass
-class AccountsFile:
-    accounts: list[tuple[int, AccountInput]]
-    problems: list[RowProblem]
-    warnings: list[str]
-
-
-def _text(row: Mapping[str, str | None], column: str) -> str | None:
+def cell(row: Mapping[str, str | None], column: str) -> str | None:
     value = row.get(column)
     value = value.strip() if isinstance(value, str) else None
     return value or None
@@ -121,11 +98,24 @@ def _country(raw: str | None) -> str | None:
 def _locale(raw: str | None, default: str) -> str:
     if raw is None:
         return default
+    if not _known_locale(raw):
+        raise RowError(f"locale {raw!r} is not a BCP 47 language tag we know")
+    return raw.replace("_", "-")
+
+
+@cache
+def _known_locale(raw: str) -> bool:
+    """Locale.parse reads Babel's data files: once per tag, not once per row."""
     try:
         Locale.parse(raw.replace("-", "_"))
     except (ValueError, UnknownLocaleError):
-        raise RowError(f"locale {raw!r} is not a BCP 47 language tag we know") from None
-    return raw.replace("_", "-")
+        return False
+    return True
+
+
+@cache
+def _currencies() -> frozenset[str]:
+    return frozenset(list_currencies())
 
 
 def _phone(raw: str | None, country: str | None) -> phonenumbers.PhoneNumber | None:
@@ -142,7 +132,7 @@ def _phone(raw: str | None, country: str | None) -> phonenumbers.PhoneNumber | N
 
 
 def _due_at(row: Mapping[str, str | None], zone: str, now: datetime) -> datetime:
-    dpd, due = _text(row, "days_past_due"), _text(row, "due_date")
+    dpd, due = cell(row, "days_past_due"), cell(row, "due_date")
     if dpd and due:
         raise RowError("give days_past_due or due_date, not both")
     today = now.astimezone(ZoneInfo(zone)).date()
@@ -171,33 +161,33 @@ def build_account(
     now: datetime,
 ) -> AccountInput:
     """One CSV row → one workflow input, or RowError saying what is wrong."""
-    account_id = _text(row, "account_id")
+    account_id = cell(row, "account_id")
     if account_id is None:
         raise RowError("account_id is required")
     if not ACCOUNT_ID.match(account_id):
         raise RowError(f"account_id {account_id!r} may hold only letters, digits, . _ -")
-    name = _text(row, "name")
+    name = cell(row, "name")
     if name is None:
         raise RowError("name is required")
-    currency = (_text(row, "currency") or "").upper()
+    currency = (cell(row, "currency") or "").upper()
     if not currency:
         raise RowError("currency is required")
-    if currency not in list_currencies():
+    if currency not in _currencies():
         raise RowError(f"currency {currency!r} is not an ISO 4217 code")
-    raw_balance = _text(row, "balance")
+    raw_balance = cell(row, "balance")
     if raw_balance is None:
         raise RowError("balance is required")
     balance = parse_money(raw_balance, currency)
-    email = _text(row, "email")
+    email = cell(row, "email")
     if email is not None and not EMAIL.match(email):
         raise RowError(f"email {email!r} is not an email address")
-    country = _country(_text(row, "country"))
-    number = _phone(_text(row, "phone"), country)
+    country = _country(cell(row, "country"))
+    number = _phone(cell(row, "phone"), country)
     try:
-        zones = candidate_zones(_text(row, "timezone"), number, country, now)
+        zones = candidate_zones(cell(row, "timezone"), number, country, now)
     except ZoneError as exc:
         raise RowError(str(exc)) from None
-    ladder_name = _text(row, "ladder") or default_ladder
+    ladder_name = cell(row, "ladder") or default_ladder
     if ladder_name is None:
         raise RowError("no ladder: fill the ladder column or pass --ladder")
     ladder = ladders.get(ladder_name)
@@ -217,11 +207,11 @@ def build_account(
         phone=phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
         if number
         else None,
-        address=_text(row, "address"),
-        postal_code=_text(row, "postal_code"),
-        city=_text(row, "city"),
+        address=cell(row, "address"),
+        postal_code=cell(row, "postal_code"),
+        city=cell(row, "city"),
         country=country,
-        locale=_locale(_text(row, "locale"), default_locale),
+        locale=_locale(cell(row, "locale"), default_locale),
         zones=zones,
     )
     return AccountInput(
@@ -232,75 +222,3 @@ def build_account(
         due_at=_due_at(row, debtor.primary_zone, now),
         ladder=ladder,
     )
-
-
-def read_accounts(
-    path: Path,
-    *,
-    ladders: Mapping[str, Ladder],
-    default_ladder: str | None,
-    default_locale: str,
-    now: datetime,
-) -> AccountsFile:
-    try:
-        handle = path.open(encoding="utf-8-sig", newline="")
-    except OSError as exc:
-        raise AccountsFileError(f"{path}: {exc.strerror or exc}") from None
-    with handle:
-        # csv.reader rather than DictReader: it yields blank lines too, so the first physical
-        # line of every record (which ops look for) is one past the previous record's last.
-        reader = csv.reader(handle)
-        try:
-            header = next(reader, None)
-        except (csv.Error, UnicodeDecodeError) as exc:
-            raise AccountsFileError(f"{path}: not a UTF-8 CSV file ({exc})") from None
-        if not header:
-            raise AccountsFileError(f"{path}: empty file (a header row is required)")
-        columns = [column.strip() for column in header]
-        missing = [column for column in REQUIRED_COLUMNS if column not in columns]
-        if missing:
-            raise AccountsFileError(f"{path}:1: missing column(s): {', '.join(missing)}")
-        warnings = [
-            f"{path}:1: unknown column {column!r} ignored"
-            for column in columns
-            if column not in KNOWN_COLUMNS
-        ]
-        accounts: list[tuple[int, AccountInput]] = []
-        problems: list[RowProblem] = []
-        first_seen: dict[str, int] = {}
-        line = last_line = reader.line_num
-        try:
-            for fields in reader:
-                line, last_line = last_line + 1, reader.line_num
-                if not any(field.strip() for field in fields):
-                    continue
-                row = dict(zip(columns, fields, strict=False))
-                if len(fields) > len(columns):
-                    problems.append(RowProblem(line, _text(row, "account_id"), "too many fields"))
-                    continue
-                try:
-                    account = build_account(
-                        row,
-                        ladders=ladders,
-                        default_ladder=default_ladder,
-                        default_locale=default_locale,
-                        now=now,
-                    )
-                except RowError as exc:
-                    problems.append(RowProblem(line, _text(row, "account_id"), str(exc)))
-                    continue
-                if account.account_id in first_seen:
-                    problems.append(
-                        RowProblem(
-                            line,
-                            account.account_id,
-                            f"duplicate account_id (first on line "
-                            f"{first_seen[account.account_id]})",
-                        )
-                    )
-                    continue
-                first_seen[account.account_id] = line
-                accounts.append((line, account))
-        except (csv.Error, UnicodeDecodeError) as exc:
-            problems.append(RowProblem(last_line + 1, None, f"unreadable row: {exc}"))
-    return AccountsFile(accounts, problems, warnings)

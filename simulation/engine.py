@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from temporalio.api.testservice.v1 import SleepRequest
 from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
@@ -26,7 +27,8 @@ from cli.ladder_commands import validate_files
 from config.ladder_loader import LadderError, load_catalog, load_ladder
 from config.settings import Settings
 from connection.temporal import bundled_binary, register_search_attributes, stderr_runtime
-from intake.accounts_csv import AccountsFileError, format_money, read_accounts
+from intake.accounts_csv import format_money
+from intake.accounts_file import AccountsFileError, read_accounts
 from intake.events import ACCOUNT_CLOSED, AccountClosed, EventNotDelivered, deliver_event
 from intake.start import start_account
 from simulation.events_file import EventsFileError, TimedEvent, load_events
@@ -145,11 +147,21 @@ def contact_entry(contact: ContactRecord, start: datetime, zone: ZoneInfo) -> di
     return entry
 
 
+# How long one skip may take in real time: a few thousand accounts firing every timer of
+# months of ladder. `env.sleep` would give up after the client's default RPC timeout (about a
+# minute), which a simulation of a few hundred accounts on a busy machine already exceeds.
+SKIP_TIMEOUT = timedelta(hours=6)
+
+
 async def advance_to(env: WorkflowEnvironment, moment: datetime) -> None:
     """Skip the test server's clock to `moment`, firing every timer on the way."""
     now = await env.get_current_time()
     if moment > now:
-        await env.sleep(moment - now)
+        request = SleepRequest()
+        request.duration.FromTimedelta(moment - now)
+        await env.client.test_service.unlock_time_skipping_with_sleep(
+            request, timeout=SKIP_TIMEOUT
+        )
 
 
 async def query_view(client: Client, account_id: str) -> AccountView:

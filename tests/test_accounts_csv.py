@@ -17,14 +17,8 @@ import phonenumbers
 import pytest
 
 from config.ladder_loader import load_catalog
-from intake.accounts_csv import (
-    AccountsFileError,
-    RowError,
-    RowProblem,
-    build_account,
-    parse_money,
-    read_accounts,
-)
+from intake.accounts_csv import RowError, build_account, parse_money
+from intake.accounts_file import AccountsFileError, RowProblem, read_accounts
 from intake.zones import ZoneError, candidate_zones
 
 LADDERS = load_catalog(Path(__file__).resolve().parent.parent / "config" / "ladders")

@@ -15,13 +15,19 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from workflows.account_workflow import AccountWorkflow
+from workflows.account_workflow import LEAN_RULES, AccountWorkflow
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 
 
-# Generations: before the account model, with it, and with issue 10's send rules.
-GENERATIONS = ("example-events-", "model-example-events-", "send-faults-example-events-")
+# Generations: before the account model, with it, with issue 10's send rules (patches), and
+# issue 11's lean rules (the input's rules_version, no patch asked).
+GENERATIONS = (
+    "example-events-",
+    "model-example-events-",
+    "send-faults-example-events-",
+    "lean-example-events-",
+)
 
 
 def test_there_are_recorded_histories_of_every_generation():
@@ -30,22 +36,39 @@ def test_there_are_recorded_histories_of_every_generation():
         assert len(recorded) >= 5, generation
 
 
-def test_the_newest_generation_runs_by_the_newest_rules():
-    """A new generation must have been recorded with every patch: each of its histories marks
-    the account-model and send-faults patches, first thing."""
+def patches_marked(history: WorkflowHistory) -> list[str]:
+    return [
+        json.loads(marker.details["patch-data"].payloads[0].data)["id"]
+        for marker in (
+            event.marker_recorded_event_attributes
+            for event in history.events
+            if event.HasField("marker_recorded_event_attributes")
+        )
+        if marker.marker_name == "core_patch"
+    ]
+
+
+def load(path: Path) -> WorkflowHistory:
+    return WorkflowHistory.from_json(path.stem, path.read_text(encoding="utf-8"))
+
+
+def test_the_patch_generation_marks_every_patch_first():
+    """The last generation run by patches marks account-model and send-faults, first thing."""
+    for path in HISTORIES:
+        if path.name.startswith(GENERATIONS[-2]):
+            assert patches_marked(load(path))[:2] == ["account-model", "send-faults"], path.name
+
+
+def test_the_newest_generation_runs_by_the_newest_rules_without_asking_patches():
+    """Recorded from accounts started by intake/start.py: rules_version 1 in the input, so no
+    patch marker at all (each would cost two history events)."""
     for path in HISTORIES:
         if path.name.startswith(GENERATIONS[-1]):
-            history = WorkflowHistory.from_json(path.stem, path.read_text(encoding="utf-8"))
-            patches = [
-                json.loads(marker.details["patch-data"].payloads[0].data)["id"]
-                for marker in (
-                    event.marker_recorded_event_attributes
-                    for event in history.events
-                    if event.HasField("marker_recorded_event_attributes")
-                )
-                if marker.marker_name == "core_patch"
-            ]
-            assert patches[:2] == ["account-model", "send-faults"], path.name
+            history = load(path)
+            started = history.events[0].workflow_execution_started_event_attributes
+            account = json.loads(started.input.payloads[0].data)
+            assert account["rules_version"] == LEAN_RULES, path.name
+            assert patches_marked(history) == [], path.name
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[path.stem for path in HISTORIES])

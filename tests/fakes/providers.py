@@ -413,16 +413,17 @@ def main(argv: Iterable[str] | None = None) -> int:
         on_request=lambda request: print(_describe(request), flush=True),
     )
     fake.start()
-    print(f"Fake Twilio + SendGrid listening on {fake.url}", flush=True)
-    print(
-        "Point dunning at it, e.g.:\n"
-        f"  DUNNING_TWILIO_API_BASE_URL={fake.url} DUNNING_SENDGRID_API_HOST={fake.url}\n"
-        f"  DUNNING_TWILIO_ACCOUNT_SID={args.account_sid} "
-        f"DUNNING_TWILIO_AUTH_TOKEN={args.auth_token} "
-        f"DUNNING_SENDGRID_API_KEY={args.sendgrid_api_key}",
-        flush=True,
-    )
+    # Ctrl-C may come while the banner is printed (a test sends it once it read the first line).
     try:
+        print(f"Fake Twilio + SendGrid listening on {fake.url}", flush=True)
+        print(
+            "Point dunning at it, e.g.:\n"
+            f"  DUNNING_TWILIO_API_BASE_URL={fake.url} DUNNING_SENDGRID_API_HOST={fake.url}\n"
+            f"  DUNNING_TWILIO_ACCOUNT_SID={args.account_sid} "
+            f"DUNNING_TWILIO_AUTH_TOKEN={args.auth_token} "
+            f"DUNNING_SENDGRID_API_KEY={args.sendgrid_api_key}",
+            flush=True,
+        )
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
