@@ -159,9 +159,7 @@ async def advance_to(env: WorkflowEnvironment, moment: datetime) -> None:
     if moment > now:
         request = SleepRequest()
         request.duration.FromTimedelta(moment - now)
-        await env.client.test_service.unlock_time_skipping_with_sleep(
-            request, timeout=SKIP_TIMEOUT
-        )
+        await env.client.test_service.unlock_time_skipping_with_sleep(request, timeout=SKIP_TIMEOUT)
 
 
 async def query_view(client: Client, account_id: str) -> AccountView:
