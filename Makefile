@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint simulate clean
+.PHONY: install run test lint simulate bench clean
 
 install: $(STAMP)
 
@@ -29,6 +29,9 @@ simulate: install
 	$(BIN)/dunning simulate --ladder config/ladders/consumer-standard.yaml \
 		--accounts ../shared/spec/accounts.example.csv \
 		--events ../shared/spec/events.example.yaml --format table
+
+bench: install
+	$(BIN)/python -m bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

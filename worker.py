@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities.account_activities import AccountActivities
 from activities.channels.base import Transport
@@ -185,6 +186,9 @@ def build_worker(
         else max_cached_workflows,
         max_concurrent_activities=settings.worker_max_concurrent_activities,
         max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
+        workflow_runner=SandboxedWorkflowRunner()
+        if settings.worker_sandbox
+        else UnsandboxedWorkflowRunner(),
         # A deploy lets sends in flight finish rather than cancelling them mid-call.
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
         workflows=workflows,

@@ -130,6 +130,9 @@ class Settings(BaseSettings):
     worker_max_concurrent_activities: int = Field(default=100, ge=1)
     worker_max_concurrent_workflow_tasks: int = Field(default=100, ge=2)
     worker_max_cached_workflows: int = Field(default=1000, ge=0)
+    # Run workflow code in Temporal's sandbox (catches a wall-clock read or a non-deterministic
+    # import at run time). The tests always run it sandboxed.
+    worker_sandbox: bool = True
     # `accounts import` starts this many workflows at once (each start is one round trip).
     import_concurrency: int = Field(default=32, ge=1, le=1000)
 

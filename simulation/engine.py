@@ -8,6 +8,7 @@ CLI or the webhook server would apply them.
 
 from __future__ import annotations
 
+import asyncio
 import tempfile
 import uuid
 from collections.abc import Callable, Iterable
@@ -32,6 +33,7 @@ from intake.accounts_file import AccountsFileError, read_accounts
 from intake.events import ACCOUNT_CLOSED, AccountClosed, EventNotDelivered, deliver_event
 from intake.start import start_account
 from simulation.events_file import EventsFileError, TimedEvent, load_events
+from simulation.settings import simulation_settings
 from worker import build_worker
 from workflows.types import (
     AccountInput,
@@ -193,6 +195,17 @@ def load_inputs(
     return accounts.accounts, rejected
 
 
+async def start_all(client: Client, accounts: list[AccountInput], task_queue: str) -> None:
+    """Start every account, a few dozen at a time (each start is a round trip)."""
+    gate = asyncio.Semaphore(32)
+
+    async def one(account: AccountInput) -> None:
+        async with gate:
+            await start_account(client, account, task_queue)
+
+    await asyncio.gather(*(one(account) for account in accounts))
+
+
 async def apply_scripted(
     client: Client, timed: TimedEvent, known: set[str], path: Path | None
 ) -> AccountClosed | None:
@@ -240,13 +253,12 @@ async def simulate(
         with tempfile.TemporaryDirectory(prefix="dunning-handoff-") as handoff_dir:
             async with build_worker(
                 env.client,
-                settings,
+                simulation_settings(settings),
                 transport=outbox,
                 handoff_dir=Path(handoff_dir),
                 task_queue=task_queue,
             ):
-                for _, account in accounts:
-                    await start_account(env.client, account, task_queue)
+                await start_all(env.client, [account for _, account in accounts], task_queue)
                 known = {account.account_id for _, account in accounts}
                 for timed in events:
                     if timed.day > request.days:
