@@ -8,6 +8,11 @@ so it bounds both the server's storage and the worker's replay time per account.
 workflow (continue-as-new included) is counted, by event type. The bare `BareLadder` workflow
 runs the same step days beside it.
 
+Per step, two figures: the total divided by the steps (what one account costs, start and close
+spread over its steps), and the *marginal* cost of a step: a second account runs the example
+ladder with its five contacts repeated once more (11 steps instead of 6), and the difference
+is divided by the five steps added. The marginal cost is what grows with a longer ladder.
+
     .venv/bin/python -m bench.history_size
 """
 
@@ -48,7 +53,20 @@ async def history_events(client: Client, workflow_id: str) -> Counter[str]:
         counts["(runs)"] += 1
 
 
-async def run_both(tmp: Path) -> tuple[Counter[str], Counter[str], int]:
+def longer(ladder):  # type: ignore[no-untyped-def]
+    """The ladder with its contact steps repeated after the last one, then the handoff."""
+    contacts = [step for step in ladder.steps if not step.is_handoff]
+    handoff = ladder.steps[-1]
+    last = contacts[-1].day
+    again = [
+        step.model_copy(update={"id": f"{step.id}-again", "day": last + 1 + index * 4})
+        for index, step in enumerate(contacts)
+    ]
+    moved = handoff.model_copy(update={"day": again[-1].day + 15})
+    return ladder.model_copy(update={"steps": (*contacts, *again, moved)})
+
+
+async def run_both(tmp: Path) -> tuple[Counter[str], Counter[str], int, int, int]:
     from activities.channels.outbox import MemoryOutbox
     from config.ladder_loader import load_catalog
     from config.settings import load_settings
@@ -72,32 +90,51 @@ async def run_both(tmp: Path) -> tuple[Counter[str], Counter[str], int]:
     async with env:
         client = env.client
         await register_search_attributes(client, "default")
+        catalog = load_catalog(settings.ladders_dir)
         account = build_account(
             row,
-            ladders=load_catalog(settings.ladders_dir),
+            ladders=catalog,
             default_ladder="consumer-standard",
             default_locale=settings.default_locale,
             now=await env.get_current_time(),
         )
+        long_ladder = longer(catalog["consumer-standard"])
+        long_account = account.model_copy(
+            update={"account_id": f"{account.account_id}-long", "ladder": long_ladder}
+        )
+        long_days = [step.day for step in long_ladder.steps]
         keys = debtor_contact_keys(settings.link_secret.get_secret_value(), account.debtor)
         async with (
             build_worker(client, settings, transport=MemoryOutbox(), handoff_dir=tmp / "handoff"),
             reference_worker(client, "bench-bare-history"),
         ):
             await start_account(client, account, settings.task_queue, keys)
+            await start_account(client, long_account, settings.task_queue, keys)
             bare = await client.start_workflow(
                 BareLadder.run, steps, id="bare-history", task_queue="bench-bare-history"
             )
+            bare_long = await client.start_workflow(
+                BareLadder.run, long_days, id="bare-long", task_queue="bench-bare-history"
+            )
             # Past the handoff and the week a closed account keeps answering.
-            await env.sleep(timedelta(days=max(steps) + 15))
+            await env.sleep(timedelta(days=max(long_days) + 15))
             workflow_id = workflow_id_for(account.account_id)
-            await client.get_workflow_handle(workflow_id).result()
-            await bare.result()
+            long_id = workflow_id_for(long_account.account_id)
+            for handle in (client.get_workflow_handle(workflow_id), bare):
+                await handle.result()
+            long_total = _total(await history_events(client, long_id))
+            bare_long_total = _total(await history_events(client, bare_long.id))
             return (
                 await history_events(client, workflow_id),
                 await history_events(client, bare.id),
                 len(steps),
+                long_total,
+                bare_long_total,
             )
+
+
+def _total(counts: Counter[str]) -> int:
+    return counts.total() - counts["(runs)"]
 
 
 def breakdown(counts: Counter[str]) -> str:
@@ -106,8 +143,9 @@ def breakdown(counts: Counter[str]) -> str:
 
 async def measure() -> list[Row]:
     with TemporaryDirectory(prefix="bench-history-") as tmp:
-        mine, bare, steps = await run_both(Path(tmp))
-    total, bare_total = mine.total() - mine["(runs)"], bare.total() - bare["(runs)"]
+        mine, bare, steps, long_total, bare_long_total = await run_both(Path(tmp))
+    total, bare_total = _total(mine), _total(bare)
+    marginal, bare_marginal = (long_total - total) / 5, (bare_long_total - bare_total) / 5
     return [
         Row(
             row="history events / account",
@@ -127,6 +165,8 @@ async def measure() -> list[Row]:
             goal=f"≤ {GOAL_PER_STEP}",
             met=total / steps <= GOAL_PER_STEP,
             notes=[
+                f"marginal cost of a step (11 steps vs 6): dunning {marginal:.1f}, reference "
+                f"{bare_marginal:.1f} ({long_total} and {bare_long_total} events at 11 steps)",
                 f"dunning ({mine['(runs)'] + 1} run(s)): {breakdown(mine - Counter(['(runs)']))}",
                 f"reference: {breakdown(bare)}",
             ],

@@ -91,7 +91,9 @@ async def connected(settings: Settings, err: Console) -> Client | None:
 async def import_accounts(
     file: Path, ladder: str | None, settings: Settings, out: Console, err: Console
 ) -> int:
-    """0: every row started or already running; 1: some rows refused; 2: unusable input.
+    """0: every row started or already running; 1: some rows refused, or the import stopped
+    (Temporal or the store unreachable: the rows not reached can be imported by running it
+    again); 2: unusable input.
 
     The file is streamed and `settings.import_concurrency` starts are in flight at once
     (`intake/bulk_start.py`). A row whose workflow id the store's registry records as closed is
@@ -122,7 +124,7 @@ async def import_accounts(
         err.print(f"{file}:{tally.stopped}", markup=False)
     out.print(
         f"started {tally.started}, already started {tally.existing}, refused {tally.refused} "
-        f"(of {tally.rows} rows)"
+        f"(of {tally.rows} rows{', then stopped' if tally.stopped else ''})"
     )
     return 1 if tally.refused or tally.stopped else 0
 

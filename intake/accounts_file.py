@@ -137,14 +137,23 @@ class AccountsReader:
 
 def count_records(path: Path) -> int:
     """How many non-blank records the file holds after its header (for a progress bar): one
-    streaming pass of the csv module, without building any account."""
-    with _open(path) as handle:
+    streaming pass of the csv module, without building any account. Bytes that are not UTF-8
+    count as text here; a record the csv module cannot read ends the count (the real read
+    reports both, with their lines)."""
+    count = 0
+    try:
+        handle = path.open(encoding="utf-8-sig", errors="replace", newline="")
+    except OSError:
+        return 0  # the real read says why
+    with handle:
         reader = csv.reader(handle)
         try:
             next(reader, None)
-            return sum(1 for fields in reader if any(field.strip() for field in fields))
-        except (csv.Error, UnicodeDecodeError):
-            return 0  # the real read reports where
+            for fields in reader:
+                count += any(field.strip() for field in fields)
+        except csv.Error:
+            pass
+    return count
 
 
 def read_accounts(

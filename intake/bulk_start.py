@@ -7,24 +7,28 @@ starts in flight; rows are pulled from the stream only as a starter frees up, so
 
 Safe to run twice: each start is refused by Temporal (and by the registry) when the account is
 already running or was ever closed, so a re-run, or a run stopped halfway and started again,
-duplicates nothing. A row that cannot be started is reported and the others go on; only an
-unreachable Temporal stops the import, since every later row would fail the same way.
+duplicates nothing. A row that cannot be started is reported and the others go on; an
+unreachable Temporal or store stops the import (every later row would fail the same way), and
+so does anything unexpected: the starts in flight are cancelled and awaited, and the caller
+still gets the tally of what was done, with the reason it stopped.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from temporalio.service import RPCError, RPCStatusCode
 
 from intake.accounts_file import AccountRow, RowProblem
 from intake.start import StartOutcome
+from store import StoreError
 from workflows.types import AccountInput
 
 # Temporal answers these when it is down or overloaded: stop rather than fail every row.
 UNREACHABLE = frozenset({RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED})
+AGAIN = "import stopped. Run it again: rows already started are not started twice"
 
 
 @dataclass
@@ -58,7 +62,7 @@ async def start_rows(
 
     async def starter() -> None:
         # Only this task touches the iterator between awaits: next() runs without yielding.
-        for item in stream:
+        while (item := _next_row(stream, tally)) is not None:
             tally.rows += 1
             try:
                 if isinstance(item, RowProblem):
@@ -80,25 +84,39 @@ async def start_rows(
     try:
         await asyncio.gather(*tasks)
     except ImportStopped as stop:
+        tally.stopped = str(stop)
+    finally:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        tally.stopped = str(stop)
     return tally
+
+
+def _next_row(
+    stream: Iterator[AccountRow | RowProblem], tally: ImportTally
+) -> AccountRow | RowProblem | None:
+    try:
+        return next(stream, None)
+    except Exception as exc:  # a bug in reading, not a bad row (those are RowProblems)
+        raise ImportStopped(
+            f"line ~{tally.rows + 2}: cannot read further ({exc!r}); import stopped"
+        ) from exc
 
 
 async def _start(
     row: AccountRow, start: Callable[[AccountInput], Awaitable[StartOutcome]]
 ) -> StartOutcome:
+    where = f"line {row.line} ({row.account.account_id})"
     try:
         return await start(row.account)
     except RPCError as exc:
         if exc.status in UNREACHABLE:
-            raise ImportStopped(
-                f"line {row.line} ({row.account.account_id}): Temporal did not answer "
-                f"({exc.message}); import stopped. Run it again: rows already started are not "
-                "started twice"
-            ) from None
+            message = f"{where}: Temporal did not answer ({exc.message}); {AGAIN}"
+            raise ImportStopped(message) from None
         return StartOutcome(
             row.account.account_id, False, f"Temporal refused the start: {exc.message}", True
         )
+    except StoreError as exc:
+        raise ImportStopped(f"{where}: the store did not answer ({exc}); {AGAIN}") from None
+    except Exception as exc:
+        raise ImportStopped(f"{where}: {exc!r}; {AGAIN}") from exc

@@ -27,7 +27,6 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from store.protocols import AccountRecord, AccountRegistry
 from workflows import search_attributes as sa
-from workflows.account_workflow import LEAN_RULES as RULES_VERSION
 from workflows.account_workflow import AccountWorkflow
 from workflows.types import AccountInput, workflow_id_for
 
@@ -69,7 +68,6 @@ async def start_account(
     recorded (started at `now`, default the wall clock) before it is started.
     """
     workflow_id = workflow_id_for(account.account_id)
-    account = account.model_copy(update={"rules_version": RULES_VERSION})
     if registry is not None:
         record = await asyncio.to_thread(registry.get, workflow_id)
         if record is not None and record.closed_at is not None:

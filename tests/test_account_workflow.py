@@ -10,12 +10,16 @@ import json
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
+
 from activities.channels.base import Delivery, OutgoingMessage, Undeliverable
 from activities.channels.outbox import FileOutbox, MemoryOutbox
+from intake.events import send_event
 from intake.start import start_account
 from tests.conftest import MONDAY, Harness, account, ladder_from
 from workflows import search_attributes as sa
-from workflows.types import Status
+from workflows.types import AccountEvent, Status
 
 DAY = timedelta(days=1)
 PARIS = ZoneInfo("Europe/Paris")
@@ -109,6 +113,61 @@ async def test_search_attributes_let_ops_filter_without_personal_data(harness: H
     flattened = " ".join(str(pair.value) for pair in attributes)
     for personal in ("Claire", "Martin", "claire@example.org", "+33612345678", "Lyon"):
         assert personal not in flattened
+
+
+async def raw_attributes(handle) -> dict[str, object]:
+    """The search attributes as stored (the SDK's describe cannot read an unset datetime from
+    the time-skipping server)."""
+    described = await handle._client.workflow_service.describe_workflow_execution(
+        DescribeWorkflowExecutionRequest(
+            namespace=handle._client.namespace,
+            execution=WorkflowExecution(workflow_id=handle.id),
+        )
+    )
+    fields = described.workflow_execution_info.search_attributes.indexed_fields
+    return {name: json.loads(payload.data or b"null") for name, payload in fields.items()}
+
+
+async def test_search_attributes_follow_events_and_the_close(harness: Harness):
+    """Accounts started now upsert their attributes once per workflow task, when the workflow
+    is about to wait (workflows/account/publishing.py): an event's change still shows, and so
+    does the close that ends the ladder loop (nobody waits after it but the linger)."""
+    async with harness.worker():
+        handle = await harness.start(account(MONDAY))
+        await harness.advance_to(MONDAY + 2 * DAY)
+        client = harness.env.client
+        await send_event(client, "T-1", AccountEvent(type="dispute", reason="not mine"))
+        disputed = await raw_attributes(handle)
+        await send_event(client, "T-1", AccountEvent(type="payment", amount="120.50"))
+        paid = await raw_attributes(handle)
+        history = await handle.fetch_history()
+    assert disputed[sa.STATUS.name] == "disputed"
+    assert disputed.get(sa.NEXT_CONTACT.name) in (None, [])  # unset
+    assert paid[sa.STATUS.name] == "paid"
+    markers = [
+        event.marker_recorded_event_attributes
+        for event in history.events
+        if event.HasField("marker_recorded_event_attributes")
+    ]
+    patches = [m for m in markers if m.marker_name == "core_patch"]
+    assert [json.loads(m.details["patch-data"].payloads[0].data)["id"] for m in patches] == [
+        "lean-rules"
+    ]
+    tasks = [
+        event.event_id
+        for event in history.events
+        if event.HasField("workflow_task_completed_event_attributes")
+    ]
+    ours = [  # TemporalChangeVersion, upserted by the SDK with the patch, is not ours
+        event.event_id
+        for event in history.events
+        if event.HasField("upsert_workflow_search_attributes_event_attributes")
+        and sa.STATUS.name
+        in event.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields
+    ]
+    # never two of our upserts in one workflow task's commands
+    for task, next_task in zip(tasks, [*tasks[1:], history.events[-1].event_id + 1], strict=True):
+        assert len([u for u in ours if task < u < next_task]) <= 1, (task, ours)
 
 
 # ---- late entry, shared days, deadlines ---------------------------------------------------------

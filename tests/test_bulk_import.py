@@ -201,3 +201,28 @@ async def test_an_unreachable_temporal_stops_the_import_and_says_to_run_it_again
     assert tally.stopped.startswith("line 42 (P-40): Temporal did not answer")
     assert "Run it again" in tally.stopped
     assert tally.rows < 100  # stopped soon, not after trying every row
+
+
+async def test_a_store_failure_or_a_bug_stops_the_import_with_its_tally(tmp_path: Path):
+    """Anything but a refused row stops every starter (none left running) and keeps the tally."""
+    from store import StoreError
+
+    with reader(portfolio(tmp_path, 300)) as rows:
+        items = list(rows)
+    for failure, words in ((StoreError("database is locked"), "the store did not answer"),
+                           (KeyError("boom"), "KeyError('boom')")):  # fmt: skip
+        starts = CountingStarts(fail={"P-30": failure})  # type: ignore[dict-item]
+        tally = await start_rows(items, starts, concurrency=4, report=lambda _: None)
+        assert tally.stopped is not None and words in tally.stopped, tally.stopped
+        assert tally.stopped.startswith("line 32 (P-30)")
+        assert starts.in_flight == 0  # every other start was cancelled and awaited
+        assert tally.started + tally.existing < 300
+
+
+def test_the_count_for_the_progress_bar_counts_a_record_that_is_not_utf8(tmp_path: Path):
+    """It is a row ops must hear about (the import reports it by line), not the end of the
+    count."""
+    path = tmp_path / "accounts.csv"
+    text = csv_text([row(account_id=f"C-{index}") for index in range(3)])
+    path.write_bytes(text.encode() + b"C-9,\xff\xfe broken\n")
+    assert count_records(path) == 4

@@ -21,7 +21,7 @@ HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 
 
 # Generations: before the account model, with it, with issue 10's send rules (patches), and
-# issue 11's lean rules (the input's rules_version, no patch asked).
+# issue 11's lean rules (one patch, `lean-rules`, instead of three).
 GENERATIONS = (
     "example-events-",
     "model-example-events-",
@@ -59,16 +59,12 @@ def test_the_patch_generation_marks_every_patch_first():
             assert patches_marked(load(path))[:2] == ["account-model", "send-faults"], path.name
 
 
-def test_the_newest_generation_runs_by_the_newest_rules_without_asking_patches():
-    """Recorded from accounts started by intake/start.py: rules_version 1 in the input, so no
-    patch marker at all (each would cost two history events)."""
+def test_the_newest_generation_asks_only_the_lean_rules_patch():
+    """Accounts started since issue 11 ask `lean-rules` first and no older patch (each asked
+    patch would cost two history events)."""
     for path in HISTORIES:
         if path.name.startswith(GENERATIONS[-1]):
-            history = load(path)
-            started = history.events[0].workflow_execution_started_event_attributes
-            account = json.loads(started.input.payloads[0].data)
-            assert account["rules_version"] == LEAN_RULES, path.name
-            assert patches_marked(history) == [], path.name
+            assert patches_marked(load(path)) == [LEAN_RULES], path.name
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[path.stem for path in HISTORIES])

@@ -21,11 +21,12 @@ import contextlib
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from config.ladder import Channel, Step
     from workflows.account import (
+        calls,
+        closing,
         contact_policy,
         contacts,
         deadlines,
@@ -41,22 +42,12 @@ with workflow.unsafe.imports_passed_through():
     from workflows.account.publishing import Publisher
     from workflows.account.replies import reply_answer, reply_meaning
     from workflows.account.transitions import opening_state
-    from workflows.activity_errors import error_type, window_end
-    from workflows.activity_options import (
-        LOOKUP_RETRY,
-        SEND_HEARTBEAT,
-        SEND_RETRY,
-        SEND_SCHEDULE_TO_CLOSE,
-        SEND_START_TO_CLOSE,
-        WINDOW_LOOKUP_TIMEOUT,
-    )
-    from workflows.activity_types import ReplyClassification, ScheduleAnswer, SendReceipt
+    from workflows.activity_types import ScheduleAnswer
     from workflows.types import (
         AccountEvent,
         AccountInput,
         AccountState,
         AccountView,
-        ErrorType,
         EventResult,
     )
 
@@ -69,12 +60,12 @@ MODEL_RULES = "account-model"
 # next step's moment, closed accounts are recorded. Older accounts keep the rules of before.
 SEND_FAULTS = "send-faults"
 CALL_CAP = "call-cap"
-# Accounts started from issue 11 on carry `rules_version` 1 in their input (intake/start.py):
-# every patch above is in force without being asked (no marker, no TemporalChangeVersion
-# upsert: up to six history events an account), search attributes are upserted once a task
-# (workflows/account/publishing.py) and the close is recorded by a local activity. Inputs
-# recorded before carry 0 and keep asking the patches, so their histories replay.
-LEAN_RULES = 1
+# Issue 11, asked first: an account started since runs by every patch above without asking
+# them (each asked patch is a marker and a TemporalChangeVersion upsert in every history),
+# upserts its search attributes once a task (workflows/account/publishing.py) and records its
+# close with a local activity. One patch, not a version in the input: a patch replays right on
+# any mix of old and new workers during a rolling deploy.
+LEAN_RULES = "lean-rules"
 
 
 @workflow.defn(name="DunningAccount")
@@ -87,8 +78,8 @@ class AccountWorkflow:
         self.state = input.state or AccountState(balance=input.balance, started_at=workflow.now())
         # Bumped by every applied event: the loop re-plans when it moved while it waited.
         self._changes = 0
-        self._lean = input.rules_version >= LEAN_RULES
         self._publisher = Publisher(enabled=input.search_attributes, batched=self._lean)
+        self._loop_ended = False
         # Events and contacts never interleave: an event that arrives while a message is being
         # sent is applied right after the send (see README, "Events and sends").
         self._lock = asyncio.Lock()
@@ -98,6 +89,7 @@ class AccountWorkflow:
     @workflow.run
     async def run(self, input: AccountInput) -> AccountView:
         # First, so the rules an account runs by are decided in its first task.
+        self._lean()
         self._rules()
         self._send_faults()
         if input.state is None:
@@ -111,9 +103,7 @@ class AccountWorkflow:
             if self._history_is_long():
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 self._publisher.flush()
-                workflow.continue_as_new(
-                    input.model_copy(update={"state": self.state, "rules_version": LEAN_RULES})
-                )
+                workflow.continue_as_new(input.model_copy(update={"state": self.state}))
             seen = self._changes
             action = self._next_action()
             if action is None:
@@ -138,6 +128,7 @@ class AccountWorkflow:
         if self._send_faults():
             await self._record_closed()
         self._publisher.flush()
+        self._loop_ended = True
         with contextlib.suppress(TimeoutError):
             await workflow.wait_condition(
                 lambda: False, timeout=CLOSED_LINGER, timeout_summary="refuse late events"
@@ -197,16 +188,9 @@ class AccountWorkflow:
     async def _window_for(self, action: Action) -> datetime | None:
         """The next open contact window at or after the action's time (None: there is none,
         and the message due is recorded as suppressed)."""
-        try:
-            return await workflow.execute_local_activity(
-                "next_contact_time",
-                requests.window(action, self.state, self.input),
-                result_type=datetime,
-                start_to_close_timeout=WINDOW_LOOKUP_TIMEOUT,
-            )
-        except (ActivityError, ApplicationError) as err:
-            if error_type(err) != ErrorType.NO_CONTACT_WINDOW:
-                raise
+        at = await calls.next_open_moment(requests.window(action, self.state, self.input))
+        if at is not None:
+            return at
         self.state = contacts.no_window(
             self.state,
             self.input,
@@ -231,7 +215,7 @@ class AccountWorkflow:
                 self.input,
                 channel,
                 workflow.now(),
-                call_cap_in_force=lambda: self._lean or workflow.patched(CALL_CAP),
+                call_cap_in_force=lambda: self._lean() or workflow.patched(CALL_CAP),
             )
             outcome = (
                 await self._send(contact, channel)
@@ -258,57 +242,21 @@ class AccountWorkflow:
         now, workflow_id = workflow.now(), workflow.info().workflow_id
         request = requests.send(contact, channel, self.state, self.input, now, workflow_id)
         self._publisher.flush()
-        try:
-            receipt = await workflow.execute_activity(
-                "send_message",
-                request,
-                result_type=SendReceipt,
-                start_to_close_timeout=SEND_START_TO_CLOSE,
-                schedule_to_close_timeout=SEND_SCHEDULE_TO_CLOSE,
-                heartbeat_timeout=SEND_HEARTBEAT,
-                retry_policy=SEND_RETRY,
-                summary=f"{contact.step} by {channel.value}",
-            )
-        except ActivityError as err:
-            if error_type(err) == ErrorType.TEMPLATE:
-                workflow.logger.error("step %s: %s", contact.step, err.cause)
-            return contacts.not_sent(error_type(err), window_end(err))
-        return contacts.Sent(
-            receipt.sent_at, receipt.locale, receipt.message_id, receipt.deadline, receipt.confirmed
-        )
+        return await calls.send_message(request, f"{contact.step} by {channel.value}")
 
     # ---- handoff ---------------------------------------------------------------------------
 
     async def _hand_off(self, step: Step) -> None:
         now = workflow.now()
         self._publisher.flush()
-        reference = await workflow.execute_activity(
-            "export_handoff",
-            requests.handoff(self.state, self.input, now),
-            result_type=str,
-            start_to_close_timeout=timedelta(minutes=1),
-            summary="export for the agency",
-        )
+        reference = await calls.export_handoff(requests.handoff(self.state, self.input, now))
         self.state = deadlines.handed_off(self.state, self.input, step.id, reference, now)
         self._publish()
 
     async def _record_closed(self) -> None:
-        """Temporal forgets a closed workflow after retention; the account registry does not,
-        so the workflow id is never used again. A local activity for current accounts: one
-        marker in history instead of an activity's three events and a workflow task."""
-        request = requests.closed(
-            self.state, self.input, workflow.info().workflow_id, workflow.now()
-        )
-        if self._lean:
-            await workflow.execute_local_activity(
-                "record_account_closed", request, start_to_close_timeout=timedelta(minutes=1)
-            )
-            return
-        await workflow.execute_activity(
-            "record_account_closed",
-            request,
-            start_to_close_timeout=timedelta(minutes=1),
-            summary="record the account closed",
+        await closing.record_closed(
+            requests.closed(self.state, self.input, workflow.info().workflow_id, workflow.now()),
+            local_first=self._lean(),
         )
 
     # ---- waiting -----------------------------------------------------------------------------
@@ -340,11 +288,15 @@ class AccountWorkflow:
 
     def _rules(self) -> bool:
         """True for accounts run by the account model's rules (all but older running ones)."""
-        return self._lean or workflow.patched(MODEL_RULES)
+        return self._lean() or workflow.patched(MODEL_RULES)
 
     def _send_faults(self) -> bool:
         """True for accounts run by issue 10's send rules (all but older running ones)."""
-        return self._lean or workflow.patched(SEND_FAULTS)
+        return self._lean() or workflow.patched(SEND_FAULTS)
+
+    def _lean(self) -> bool:
+        """True for accounts started since issue 11 (the SDK remembers the answer per run)."""
+        return workflow.patched(LEAN_RULES)
 
     # ---- events --------------------------------------------------------------------------------
 
@@ -363,8 +315,8 @@ class AccountWorkflow:
             )
             self._changes += 1
             self._publish()
-            if self.state.status.is_final:
-                self._publisher.flush()  # the ladder loop has ended: nobody else flushes
+            if self._loop_ended:
+                self._publisher.flush()  # the ladder loop no longer flushes for us
             return result
 
     @apply_event.validator
@@ -387,23 +339,13 @@ class AccountWorkflow:
         return answer
 
     async def _schedule(self, need: ScheduleNeeded) -> ScheduleAnswer:
-        return await workflow.execute_local_activity(
-            "schedule_dates",
-            requests.schedule(need, self.input, workflow.now()),
-            result_type=ScheduleAnswer,
-            start_to_close_timeout=WINDOW_LOOKUP_TIMEOUT,
-            retry_policy=LOOKUP_RETRY,
-        )
+        return await calls.schedule_dates(requests.schedule(need, self.input, workflow.now()))
 
     async def _apply_reply(self, reply: Reply) -> Answer:
         """Classify the debtor's words, record the reply, then apply what it means."""
         self._publisher.flush()
-        classification = await workflow.execute_activity(
-            "classify_reply",
-            requests.reply(reply, self.input, workflow.now()),
-            result_type=ReplyClassification,
-            start_to_close_timeout=timedelta(seconds=30),
-            summary="classify a reply",
+        classification = await calls.classify_reply(
+            requests.reply(reply, self.input, workflow.now())
         )
         meaning = reply_meaning(reply, classification)
         if isinstance(meaning, Answer):

@@ -298,9 +298,6 @@ class AccountInput(BaseModel):
     due_at: AwareDatetime  # the instant ladder day 0 began (local midnight of the due date)
     ladder: Ladder
     search_attributes: bool = True
-    # Which rules the workflow runs by without asking patches: 0 in inputs recorded before
-    # issue 11 (they ask), RULES_VERSION for every account started since (intake/start.py).
-    rules_version: int = Field(default=0, ge=0)
     # Continue-as-new once history passes this many events (well before Temporal's limits).
     history_limit: int = Field(default=2_000, ge=50)
     state: AccountState | None = None  # set only when continuing as new

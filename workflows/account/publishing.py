@@ -1,15 +1,16 @@
 """What the Temporal UI shows of an account: its summary and its search attributes.
 
 Each `upsert_search_attributes` is one history event and one visibility write on the server.
-Accounts run by the current rules (`batched`) collect the values while a workflow task runs and
-upsert them once, at the point where the workflow is about to wait (`flush`): a step's send,
-its bookkeeping and the next contact's planning change the attributes two or three times in
-one task, and only the last values matter. Older accounts upsert at every change, as their
-recorded histories did.
+Accounts run by the current rules (`batched()`: the `lean-rules` patch) collect the values
+while a workflow task runs and upsert them once, where the workflow is about to wait (`flush`):
+a step's send, its bookkeeping and the next contact's planning change the attributes two or
+three times in one task, and only the last values matter. Older accounts upsert at every
+change, as their recorded histories did.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from temporalio import workflow
@@ -20,7 +21,7 @@ from workflows.types import AccountInput, AccountState
 
 
 class Publisher:
-    def __init__(self, *, enabled: bool, batched: bool) -> None:
+    def __init__(self, *, enabled: bool, batched: Callable[[], bool]) -> None:
         self._enabled = enabled
         self._batched = batched
         self._upserted: dict[str, object] = {}
@@ -37,7 +38,7 @@ class Publisher:
         if not self._enabled:
             return
         self._pending = view.search_values(state, account, now)
-        if not self._batched:
+        if not self._batched():
             self.flush()
 
     def flush(self) -> None:

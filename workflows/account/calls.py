@@ -1,0 +1,103 @@
+"""The activities the account workflow calls, each with its options, in one place.
+
+The workflow file says *when* each runs; this module says *how*: which timeouts and retries,
+local or not, and how an activity's failure becomes something the account model understands
+(`contacts.not_sent`, no window). Changing an option here changes the command Temporal records,
+so it goes behind a patch like any other change of the command sequence.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
+
+from workflows.account import contacts
+from workflows.activity_errors import error_type, window_end
+from workflows.activity_options import (
+    LOOKUP_RETRY,
+    SEND_HEARTBEAT,
+    SEND_RETRY,
+    SEND_SCHEDULE_TO_CLOSE,
+    SEND_START_TO_CLOSE,
+    WINDOW_LOOKUP_TIMEOUT,
+)
+from workflows.activity_types import (
+    HandoffRequest,
+    ReplyClassification,
+    ReplyRequest,
+    ScheduleAnswer,
+    ScheduleRequest,
+    SendReceipt,
+    SendRequest,
+    WindowRequest,
+)
+from workflows.types import ErrorType
+
+
+async def next_open_moment(request: WindowRequest) -> datetime | None:
+    """The next open contact window at or after the request's moment; None when there is none
+    (the debtor's zones never share one)."""
+    try:
+        return await workflow.execute_local_activity(
+            "next_contact_time",
+            request,
+            result_type=datetime,
+            start_to_close_timeout=WINDOW_LOOKUP_TIMEOUT,
+        )
+    except (ActivityError, ApplicationError) as err:
+        if error_type(err) != ErrorType.NO_CONTACT_WINDOW:
+            raise
+    return None
+
+
+async def send_message(request: SendRequest, summary: str) -> contacts.Outcome:
+    try:
+        receipt = await workflow.execute_activity(
+            "send_message",
+            request,
+            result_type=SendReceipt,
+            start_to_close_timeout=SEND_START_TO_CLOSE,
+            schedule_to_close_timeout=SEND_SCHEDULE_TO_CLOSE,
+            heartbeat_timeout=SEND_HEARTBEAT,
+            retry_policy=SEND_RETRY,
+            summary=summary,
+        )
+    except ActivityError as err:
+        if error_type(err) == ErrorType.TEMPLATE:
+            workflow.logger.error("%s: %s", summary, err.cause)
+        return contacts.not_sent(error_type(err), window_end(err))
+    return contacts.Sent(
+        receipt.sent_at, receipt.locale, receipt.message_id, receipt.deadline, receipt.confirmed
+    )
+
+
+async def export_handoff(request: HandoffRequest) -> str:
+    return await workflow.execute_activity(
+        "export_handoff",
+        request,
+        result_type=str,
+        start_to_close_timeout=timedelta(minutes=1),
+        summary="export for the agency",
+    )
+
+
+async def schedule_dates(request: ScheduleRequest) -> ScheduleAnswer:
+    return await workflow.execute_local_activity(
+        "schedule_dates",
+        request,
+        result_type=ScheduleAnswer,
+        start_to_close_timeout=WINDOW_LOOKUP_TIMEOUT,
+        retry_policy=LOOKUP_RETRY,
+    )
+
+
+async def classify_reply(request: ReplyRequest) -> ReplyClassification:
+    return await workflow.execute_activity(
+        "classify_reply",
+        request,
+        result_type=ReplyClassification,
+        start_to_close_timeout=timedelta(seconds=30),
+        summary="classify a reply",
+    )
