@@ -47,6 +47,15 @@ async def run_all(args: argparse.Namespace) -> list[Row]:
             f"{args.import_accounts} accounts",
             lambda: import_throughput.measure(args.import_accounts),
         ),
+        # The same with the worker outside the sandbox: half the worker's CPU per account
+        # (README, "Worker tuning").
+        *await section(
+            "import, sandbox off",
+            f"{args.import_accounts} accounts",
+            lambda: import_throughput.measure(
+                args.import_accounts, settings={"DUNNING_WORKER_SANDBOX": "false"}
+            ),
+        ),
         *await section(
             "simulate", f"{n} and {2 * n} accounts", lambda: simulate_throughput.measure(n)
         ),
@@ -61,7 +70,7 @@ async def run_all(args: argparse.Namespace) -> list[Row]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--import-accounts", type=int, default=300)
+    parser.add_argument("--import-accounts", type=int, default=500)
     parser.add_argument("--simulate-accounts", type=int, default=100, help="N (2N runs too)")
     parser.add_argument("--open-accounts", type=int, default=1000, help="K for the webhooks")
     parser.add_argument("--samples", type=int, default=100, help="requests per webhook path")

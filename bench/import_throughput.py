@@ -39,7 +39,10 @@ from bench.processes import (
     DUNNING,
     Child,
     children,
+    cpu_ticks,
+    descendants,
     dunning_env,
+    program_name,
     reference_cli,
     run_main,
     wait_idle,
@@ -55,6 +58,8 @@ class Timing:
     dunning: float
     reference: float
     started: tuple[float, float]  # when the import and the starter exited (all started)
+    # CPU seconds each side cost the dev server and its own worker: (server, worker)
+    cpu: tuple[tuple[float, float], tuple[float, float]] = ((0.0, 0.0), (0.0, 0.0))
 
     @property
     def ratio(self) -> float:
@@ -77,10 +82,18 @@ def first_emails_in(outbox: Path, pending: set[str]) -> None:
 class Bench:
     """One dev server, one dunning worker, one reference worker; sizes measured in turn."""
 
-    def __init__(self, tmp: Path, address: str, kids: list[Child], concurrency: int) -> None:
+    def __init__(
+        self,
+        tmp: Path,
+        address: str,
+        kids: list[Child],
+        concurrency: int,
+        settings: dict[str, str] | None = None,
+    ) -> None:
         self.tmp, self.address, self.kids, self.concurrency = tmp, address, kids, concurrency
         self.data = tmp / "data"
         self.env = dunning_env(address, self.data, f"bench-import-{uuid.uuid4().hex[:8]}")
+        self.env.update(settings or {})
         self.ref_queue = f"bench-bare-{uuid.uuid4().hex[:8]}"
         self.marks = tmp / "marks"
         self.marks.mkdir()
@@ -166,6 +179,20 @@ class Bench:
             raise RuntimeError(f"reference starter exited {finished.code}:\n{starter.tail()}")
         return seconds, finished.seconds
 
+    def cpu_seconds(self) -> tuple[float, float, float]:
+        """CPU seconds so far of the dev server, the dunning worker and the reference worker."""
+        server = [
+            pid
+            for pid in descendants(os.getpid())
+            if (program_name(pid) or "").startswith("temporal")
+        ]
+        ticks = os.sysconf("SC_CLK_TCK")
+        return (
+            sum(cpu_ticks(pid) for pid in server) / ticks,
+            cpu_ticks(self.kids[0].process.pid) / ticks,
+            cpu_ticks(self.kids[1].process.pid) / ticks,
+        )
+
     async def run(self, sizes: list[int]) -> list[Timing]:
         self.start_workers(sizes)
         await self.dunning(1, "WARM")  # both workers polling, templates loaded
@@ -173,20 +200,28 @@ class Bench:
         timings = []
         for size in sizes:
             await wait_idle()
+            before = self.cpu_seconds()
             reference, reference_exit = await self.reference(size, f"bare{size}")
             await wait_idle()
+            middle = self.cpu_seconds()
             dunning, dunning_exit = await self.dunning(size, f"I{size}")
-            timings.append(Timing(size, dunning, reference, (dunning_exit, reference_exit)))
+            await wait_idle()
+            after = self.cpu_seconds()
+            cpu = (
+                (after[0] - middle[0], after[1] - middle[1]),
+                (middle[0] - before[0], middle[2] - before[2]),
+            )
+            timings.append(Timing(size, dunning, reference, (dunning_exit, reference_exit), cpu))
         return timings
 
 
-def rows_for(timings: list[Timing], bench: Bench) -> list[Row]:
+def rows_for(timings: list[Timing], bench: Bench, label: str = "") -> list[Row]:
     rows = []
     for timing in timings:
         n = timing.size
         rows.append(
             Row(
-                row="import → first email",
+                row=f"import → first email{label}",
                 size=f"{n} accounts",
                 dunning=f"{timing.dunning:.1f} s, {n / timing.dunning:.0f}/s",
                 reference=f"{timing.reference:.1f} s, {n / timing.reference:.0f}/s",
@@ -201,6 +236,13 @@ def rows_for(timings: list[Timing], bench: Bench) -> list[Row]:
         "times include each CLI process's start-up; at "
         f"{last.size} the import exited after {last.started[0]:.1f} s, the reference starter "
         f"after {last.started[1]:.1f} s"
+    )
+    (server, worker), (ref_server, ref_worker) = last.cpu
+    per = 1000 / last.size
+    rows[-1].notes.append(
+        f"CPU per account at {last.size}: dev server {server * per:.0f} ms (reference "
+        f"{ref_server * per:.0f} ms), worker {worker * per:.0f} ms (reference "
+        f"{ref_worker * per:.0f} ms)"
     )
     if len(timings) > 1:
         rows[-1].notes.append(growth(timings))
@@ -224,15 +266,22 @@ def growth(timings: list[Timing]) -> str:
     return f"growth: {', '.join(parts)}{extra} ms/account ({verdict}, ±25 % of median)"
 
 
-async def measure(accounts: int = 300, sizes: list[int] | None = None) -> list[Row]:
-    """One row per size (default: just `accounts`)."""
+async def measure(
+    accounts: int = 300, sizes: list[int] | None = None, settings: dict[str, str] | None = None
+) -> list[Row]:
+    """One row per size (default: just `accounts`); `settings`: DUNNING_* variables for the
+    dunning worker and import (e.g. the sandbox off), named in the row."""
     sizes = sizes or [accounts]
     with TemporaryDirectory(prefix="bench-import-") as tmp:
         async with dev_server(Path(tmp) / "server.log") as (_, address):
             with children() as kids:  # stopped before the server goes away
-                bench = Bench(Path(tmp), address, kids, import_concurrency())
+                bench = Bench(Path(tmp), address, kids, import_concurrency(), settings)
                 timings = await bench.run(sizes)
-    return rows_for(timings, bench)
+    label = "".join(
+        f" ({key.removeprefix('DUNNING_').lower()}={value})"
+        for key, value in (settings or {}).items()
+    )
+    return rows_for(timings, bench, label)
 
 
 def main() -> None:

@@ -39,7 +39,7 @@ def _status_kib(pid: int, key: str) -> int:
     return 0
 
 
-def _name(pid: int) -> str | None:
+def program_name(pid: int) -> str | None:
     try:
         with open(f"/proc/{pid}/comm", encoding="utf-8", errors="replace") as handle:
             return handle.read().strip()
@@ -47,7 +47,7 @@ def _name(pid: int) -> str | None:
         return None
 
 
-def _descendants(root: int) -> set[int]:
+def descendants(root: int) -> set[int]:
     """`root` and every process under it, from each /proc/<pid>/stat's parent id."""
     parents: dict[int, int] = {}
     for entry in os.listdir("/proc"):
@@ -116,11 +116,11 @@ class Child:
 
     def _sample(self, every: float = 0.2) -> None:
         while not self._exited.is_set():
-            for pid in _descendants(self.process.pid):
+            for pid in descendants(self.process.pid):
                 self.peaks[pid] = max(self.peaks.get(pid, 0), _status_kib(pid, "VmHWM:"))
-                ticks = _cpu_ticks(pid)
+                ticks = cpu_ticks(pid)
                 if ticks:
-                    self.cpu[pid] = (_name(pid) or self.cpu.get(pid, ("?", 0))[0], ticks)
+                    self.cpu[pid] = (program_name(pid) or self.cpu.get(pid, ("?", 0))[0], ticks)
             self._exited.wait(every)
 
     def cpu_by_name(self) -> dict[str, float]:
@@ -250,7 +250,7 @@ def output_to(log: Path) -> Iterator[None]:
             os.close(fd)
 
 
-def _cpu_ticks(pid: int) -> int:
+def cpu_ticks(pid: int) -> int:
     try:
         with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
             fields = handle.read().rsplit(")", 1)[1].split()
@@ -266,10 +266,10 @@ async def wait_idle(*, window: float = 0.5, share: float = 0.1, timeout: float =
     ticks = os.sysconf("SC_CLK_TCK")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        pids = _descendants(os.getpid())
-        before = sum(_cpu_ticks(pid) for pid in pids)
+        pids = descendants(os.getpid())
+        before = sum(cpu_ticks(pid) for pid in pids)
         await asyncio.sleep(window)
-        used = (sum(_cpu_ticks(pid) for pid in pids) - before) / ticks
+        used = (sum(cpu_ticks(pid) for pid in pids) - before) / ticks
         if used < share * window:
             return
 
