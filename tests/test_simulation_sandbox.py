@@ -2,7 +2,8 @@
 
 That is only sound if the sandbox changes nothing a simulation shows. Here the same example
 portfolio and events run once in the sandbox and once outside it, from the same start, on the
-real time-skipping server: the two documents must be equal, contact for contact.
+real time-skipping server: the two documents must be equal, contact for contact (a sent
+contact's time to within a minute: it includes the real time its send took).
 """
 
 from __future__ import annotations
@@ -51,5 +52,26 @@ async def test_the_example_simulates_the_same_in_and_out_of_the_sandbox():
         with mock.patch.object(engine, "simulation_settings", lambda settings: settings):
             inside = await simulate(request, load_settings())
     assert runners == [UnsandboxedWorkflowRunner, SandboxedWorkflowRunner]
-    assert outside == inside
-    assert sum(len(account["contacts"]) for account in inside["accounts"]) > 10
+    assert without_send_times(outside) == without_send_times(inside)
+    for mine, theirs in zip(contacts(outside), contacts(inside), strict=True):
+        # A sent contact's time is when the provider accepted it: the attempt's start on the
+        # server's clock plus the real time the send took, which differs between two runs by
+        # as much as the machine is loaded.
+        gap = datetime.fromisoformat(mine["at"]) - datetime.fromisoformat(theirs["at"])
+        assert abs(gap) <= timedelta(minutes=1), (mine, theirs)
+    assert len(contacts(inside)) > 10
+
+
+def contacts(document: dict) -> list[dict]:
+    return [contact for account in document["accounts"] for contact in account["contacts"]]
+
+
+def without_send_times(document: dict) -> dict:
+    """The document with each contact's `at`, `local` and `day` left out (compared apart)."""
+    copy = {**document, "accounts": [dict(account) for account in document["accounts"]]}
+    for account in copy["accounts"]:
+        account["contacts"] = [
+            {key: value for key, value in contact.items() if key not in ("at", "local", "day")}
+            for contact in account["contacts"]
+        ]
+    return copy
