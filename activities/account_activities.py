@@ -9,7 +9,7 @@
 - `export_handoff`: write the account's file for the collection agency.
 - `record_account_closed`: note a closed account in the account registry (the shared store),
   so its workflow id is never used again after Temporal's retention forgets it (a local
-  activity first for accounts on the current rules: workflows/account/closing.py).
+  activity first for accounts on the current rules: workflows/account/calls.py).
 
 The worker runs these `async def` activities on its event loop, so each keeps blocking work off
 it: rendering (jinja2, Babel, holiday data) and file writes run in a thread

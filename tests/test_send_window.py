@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from rich.console import Console
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities.account_activities import accepted_at
 from activities.channels.base import (
@@ -262,6 +263,47 @@ async def test_a_paid_account_is_recorded_closed_once(harness: Harness):
         await handle.result()
     assert [(wid, status) for wid, status, _ in registry.closed] == [("dunning-T-1", "paid")]
     assert abs(registry.closed[0][2] - paid_at) < timedelta(seconds=5)
+
+
+class StoreDownOnce(Registry):
+    """The first close record fails for good (the store refused it); the next one works."""
+
+    def record_closed(self, workflow_id: str, status: str, closed_at: datetime) -> None:
+        if not hasattr(self, "failed"):
+            self.failed = True
+            raise ApplicationError("store unavailable", non_retryable=True)
+        super().record_closed(workflow_id, status, closed_at)
+
+
+async def test_a_close_the_local_activity_cannot_record_is_recorded_by_an_activity(
+    harness: Harness,
+):
+    """Current accounts record their close with a local activity (one marker in history);
+    when that fails, a regular activity takes over, and the close is still recorded once."""
+    registry = StoreDownOnce()
+    worker = build_worker(
+        harness.env.client,
+        harness.settings,
+        transport=MemoryOutbox(),
+        handoff_dir=harness.handoff_dir,
+        task_queue=harness.task_queue,
+        accounts=registry,
+    )
+    async with worker:
+        handle = await harness.start(account(MONDAY))
+        await harness.advance_to(MONDAY + 2 * DAY)
+        event = AccountEvent(type="payment", amount=Decimal("120.50"))
+        assert (await send_event(harness.env.client, "T-1", event)).status == Status.PAID
+        await harness.advance_to(MONDAY + 20 * DAY)
+        await handle.result()
+        history = await handle.fetch_history()
+    assert [(wid, status) for wid, status, _ in registry.closed] == [("dunning-T-1", "paid")]
+    scheduled = [
+        event.activity_task_scheduled_event_attributes.activity_type.name
+        for event in history.events
+        if event.HasField("activity_task_scheduled_event_attributes")
+    ]
+    assert scheduled.count("record_account_closed") == 1
 
 
 class Unconfirmed(MemoryOutbox):

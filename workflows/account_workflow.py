@@ -26,7 +26,6 @@ with workflow.unsafe.imports_passed_through():
     from config.ladder import Channel, Step
     from workflows.account import (
         calls,
-        closing,
         contact_policy,
         contacts,
         deadlines,
@@ -254,7 +253,7 @@ class AccountWorkflow:
         self._publish()
 
     async def _record_closed(self) -> None:
-        await closing.record_closed(
+        await calls.record_account_closed(
             requests.closed(self.state, self.input, workflow.info().workflow_id, workflow.now()),
             local_first=self._lean(),
         )

@@ -4,6 +4,13 @@ The workflow file says *when* each runs; this module says *how*: which timeouts 
 local or not, and how an activity's failure becomes something the account model understands
 (`contacts.not_sent`, no window). Changing an option here changes the command Temporal records,
 so it goes behind a patch like any other change of the command sequence.
+
+The close of an account is recorded in the store's registry so its workflow id is never used
+again (Temporal forgets a closed workflow after retention; intake/start.py asks the registry).
+Accounts on the current rules record it with a local activity: one marker in history instead of
+an activity's three events and the workflow task after them. A local activity retried for long
+costs history (each backoff past a minute is a timer and a workflow task), so it gets two
+minutes; when the store is down longer, a regular activity takes over and retries for free.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from workflows.activity_options import (
     WINDOW_LOOKUP_TIMEOUT,
 )
 from workflows.activity_types import (
+    ClosedAccount,
     HandoffRequest,
     ReplyClassification,
     ReplyRequest,
@@ -34,6 +42,9 @@ from workflows.activity_types import (
     WindowRequest,
 )
 from workflows.types import ErrorType
+
+CLOSE_LOCAL_ATTEMPT = timedelta(seconds=30)
+CLOSE_LOCAL_BUDGET = timedelta(minutes=2)
 
 
 async def next_open_moment(request: WindowRequest) -> datetime | None:
@@ -100,4 +111,24 @@ async def classify_reply(request: ReplyRequest) -> ReplyClassification:
         result_type=ReplyClassification,
         start_to_close_timeout=timedelta(seconds=30),
         summary="classify a reply",
+    )
+
+
+async def record_account_closed(request: ClosedAccount, *, local_first: bool) -> None:
+    if local_first:
+        try:
+            await workflow.execute_local_activity(
+                "record_account_closed",
+                request,
+                start_to_close_timeout=CLOSE_LOCAL_ATTEMPT,
+                schedule_to_close_timeout=CLOSE_LOCAL_BUDGET,
+            )
+            return
+        except (ActivityError, ApplicationError):  # as next_open_moment: either may arrive
+            workflow.logger.warning("recording the close locally failed; retrying as an activity")
+    await workflow.execute_activity(
+        "record_account_closed",
+        request,
+        start_to_close_timeout=timedelta(minutes=1),
+        summary="record the account closed",
     )
