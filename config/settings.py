@@ -133,7 +133,7 @@ class Settings(BaseSettings):
     # Run workflow code in Temporal's sandbox (catches a wall-clock read or a non-deterministic
     # import at run time). The tests always run it sandboxed.
     worker_sandbox: bool = True
-    # `accounts import` starts this many workflows at once (each start is one round trip).
+    # `accounts import` (and `simulate`) start this many workflows at once (a round trip each).
     import_concurrency: int = Field(default=32, ge=1, le=1000)
 
     @field_validator("temporal_address")

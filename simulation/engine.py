@@ -195,9 +195,13 @@ def load_inputs(
     return accounts.accounts, rejected
 
 
-async def start_all(client: Client, accounts: list[AccountInput], task_queue: str) -> None:
-    """Start every account, a few dozen at a time (each start is a round trip)."""
-    gate = asyncio.Semaphore(32)
+async def start_all(
+    client: Client, accounts: list[AccountInput], task_queue: str, concurrency: int
+) -> None:
+    """Start every account, `concurrency` at a time (each start is a round trip): as the import
+    does (`DUNNING_IMPORT_CONCURRENCY`), without its registry or its per-row reporting, since
+    every row here was already read and a refused start is a bug to raise."""
+    gate = asyncio.Semaphore(concurrency)
 
     async def one(account: AccountInput) -> None:
         async with gate:
@@ -258,7 +262,12 @@ async def simulate(
                 handoff_dir=Path(handoff_dir),
                 task_queue=task_queue,
             ):
-                await start_all(env.client, [account for _, account in accounts], task_queue)
+                await start_all(
+                    env.client,
+                    [account for _, account in accounts],
+                    task_queue,
+                    settings.import_concurrency,
+                )
                 known = {account.account_id for _, account in accounts}
                 for timed in events:
                     if timed.day > request.days:

@@ -44,7 +44,7 @@ async def test_the_example_simulates_the_same_in_and_out_of_the_sandbox():
 
     def recording_build_worker(client, settings: Settings, **options):
         worker = real_build_worker(client, settings, **options)
-        runners.append(type(worker._workflow_worker._workflow_runner))  # type: ignore[union-attr]
+        runners.append(type(worker.config()["workflow_runner"]))
         return worker
 
     with mock.patch.object(engine, "build_worker", recording_build_worker):
