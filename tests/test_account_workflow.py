@@ -140,10 +140,15 @@ async def test_search_attributes_follow_events_and_the_close(harness: Harness):
         disputed = await raw_attributes(handle)
         await send_event(client, "T-1", AccountEvent(type="payment", amount="120.50"))
         paid = await raw_attributes(handle)
+        await harness.advance_to(MONDAY + 5 * DAY)  # a late event, while the account lingers
+        await send_event(client, "T-1", AccountEvent(type="payment", amount="1.00"))
+        late = await raw_attributes(handle)
         history = await handle.fetch_history()
     assert disputed[sa.STATUS.name] == "disputed"
     assert disputed.get(sa.NEXT_CONTACT.name) in (None, [])  # unset
     assert paid[sa.STATUS.name] == "paid"
+    # the ladder loop has ended: the update handler itself upserts what the late event changed
+    assert (paid[sa.DAYS_PAST_DUE.name], late[sa.DAYS_PAST_DUE.name]) == (2, 5)
     markers = [
         event.marker_recorded_event_attributes
         for event in history.events
