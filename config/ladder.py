@@ -126,6 +126,23 @@ class PlanPolicy(_Strict):
     default_after_missed: int = Field(default=1, ge=1, le=60)
 
 
+class ComplianceLimits(_Strict):
+    """The ladder's own limits within its profile (`config/compliance.py`). None: the profile's
+    default (us: 3 texts per 7 days; uk: 3 contacts per 7 days; otherwise no cap)."""
+
+    texts_per_7_days: int | None = Field(default=None, ge=1, le=50)
+    contacts_per_7_days: int | None = Field(default=None, ge=1, le=50)
+    # uk: Sundays and the debtor's bank holidays are closed unless this says so explicitly.
+    sunday_and_bank_holiday_contact: bool = False
+
+
+class DisputePolicy(_Strict):
+    """The verification sent after a dispute within the validation period is validated
+    (us, 12 CFR 1006.38): a letter, so there is a record of what was sent and where."""
+
+    verification: MessageRef = MessageRef(channel=Channel.LETTER, template="verification")
+
+
 class SendRounds(_Strict):
     """A send the provider could not take (an outage past the activity's retries) is tried again
     in later rounds, this far apart; after the last round the step's fallback channel is tried,
@@ -139,7 +156,7 @@ class SendRounds(_Strict):
 # Ids the account generates for messages outside the ladder (`promise-2-reminder`,
 # `plan-1-installment-3-missed`): a step id may not look like one, so no two messages of an
 # account can ever share an idempotency key.
-RESERVED_STEP_ID = re.compile(r"^(promise|plan)-[0-9]+(-|$)")
+RESERVED_STEP_ID = re.compile(r"^(promise|plan|dispute)-[0-9]+(-|$)")
 
 
 # US debt-collection rules (FDCPA 15 U.S.C. 1692c(a)(1)): no contact before 8am or after 9pm.
@@ -161,6 +178,8 @@ class Ladder(_Strict):
     promise: PromisePolicy = PromisePolicy()
     plan: PlanPolicy = PlanPolicy()
     send_rounds: SendRounds = SendRounds()
+    compliance: ComplianceLimits = ComplianceLimits()
+    dispute: DisputePolicy = DisputePolicy()
 
     @field_validator("min_balance", mode="before")
     @classmethod
@@ -176,8 +195,9 @@ class Ladder(_Strict):
         for index, step in enumerate(self.steps):
             if RESERVED_STEP_ID.match(step.id):
                 raise ValueError(
-                    f"@steps.{index}.id: step id {step.id!r} is reserved (promise-N-… and "
-                    "plan-N-… name the messages of promises and payment plans)"
+                    f"@steps.{index}.id: step id {step.id!r} is reserved (promise-N-…, "
+                    "plan-N-… and dispute-N-… name the messages of promises, payment plans "
+                    "and dispute verifications)"
                 )
             if step.id in seen:
                 raise ValueError(f"@steps.{index}.id: step id {step.id!r} is used twice")

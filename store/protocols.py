@@ -17,7 +17,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 # ---- the send ledger ---------------------------------------------------------------------
 
@@ -199,6 +199,97 @@ class AccountRegistry(Protocol):
     def get(self, workflow_id: str) -> AccountRecord | None: ...
 
 
+# ---- the audit trail ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AuditAppend:
+    """A record to append. `key` is unique per account: appending a key already there adds
+    nothing (activities are retried). `body` is JSON (str, int, bool, None, lists, dicts) with
+    no personal data; personal data goes in `contents` (stored content-addressed, erasable)
+    and the body names it by sha256 (`AuditLog.put_content`)."""
+
+    key: str
+    at: datetime
+    kind: str
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    account_id: str
+    seq: int  # 1, 2, 3, ... per account
+    key: str
+    at: datetime  # when it happened (workflow time)
+    kind: str
+    body: dict[str, Any]
+    recorded_at: datetime  # when it was written
+    prev_hash: str  # the previous record's hash ("" for seq 1)
+    hash: str  # sha256 over the canonical JSON of every field above and prev_hash
+
+
+@dataclass(frozen=True)
+class StoredContent:
+    sha256: str
+    media_type: str  # text/plain, application/json, ...
+    body: bytes | None  # None once erased
+    erased_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ChainProblem:
+    seq: int
+    problem: str  # "hash does not match its record", "seq 4 is missing", ...
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    account_id: str
+    records: int
+    head: str  # the last record's hash ("" when there is none)
+    problems: tuple[ChainProblem, ...]
+    contents_checked: int = 0
+    contents_erased: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+class AuditLog(Protocol):
+    """Append-only, hash-chained records per account, and content-addressed contents.
+
+    Records are never updated or deleted (the database refuses it: triggers); a record changed
+    or deleted behind the database's back is found by `verify`: each record's hash covers its
+    fields and the previous record's hash, and the head (last seq and hash) is kept apart so a
+    removed tail shows too."""
+
+    def append(self, account_id: str, records: Sequence[AuditAppend]) -> list[AuditRecord]:
+        """Append in order, in one transaction; keys already recorded are skipped. Returns the
+        records as stored (existing ones for skipped keys)."""
+
+    def put_content(self, body: bytes, media_type: str, *, account_id: str | None = None) -> str:
+        """Store once (by sha256) and return the sha256; `account_id` remembers who it is
+        about, so `erase` can find it."""
+
+    def content(self, sha256: str) -> StoredContent | None: ...
+
+    def records(self, account_id: str) -> list[AuditRecord]:
+        """Every record of the account, by seq."""
+
+    def accounts(self) -> list[str]:
+        """Every account with a record."""
+
+    def verify(self, account_id: str) -> ChainReport:
+        """Recompute the chain and check each referenced content's hash (erased contents are
+        counted, not problems)."""
+
+    def erase(self, account_id: str, at: datetime) -> int:
+        """Erase the bodies of the account's contents not referenced by another account
+        (tombstones stay: sha256, media type, erased_at) and append an `erased` record.
+        Returns how many contents were erased."""
+
+
 class Store(Protocol):
     url: str  # with any password masked
     dialect: Literal["sqlite", "postgresql"]
@@ -207,5 +298,6 @@ class Store(Protocol):
     email_events: EmailEvents
     rate_limits: RateLimits
     accounts: AccountRegistry
+    audit: AuditLog
 
     def close(self) -> None: ...

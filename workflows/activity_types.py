@@ -13,12 +13,14 @@ from decimal import Decimal
 
 from pydantic import AwareDatetime, BaseModel
 
-from config.ladder import Channel, ContactWindow
+from config.ladder import Channel, ContactWindow, Ladder
 from workflows.types import (
     AccountInput,
+    AuditEntry,
     ContactRecord,
     Debtor,
     EventRecord,
+    Itemization,
     MessageDetails,
     Status,
 )
@@ -39,6 +41,10 @@ class ScheduleRequest(BaseModel):
     grace_days: int
     days_before: int | None
     items: list[DateSpec]
+    # Issue 12: as WindowRequest (reminders land on open days of the profile's calendar).
+    jurisdiction: str = "none"
+    region: str | None = None
+    sunday_and_bank_holiday_contact: bool = False
 
 
 class ScheduledDate(BaseModel):
@@ -84,6 +90,10 @@ class WindowRequest(BaseModel):
     zones: tuple[str, ...]
     window: ContactWindow
     holidays: str | None
+    # Issue 12: the profile's calendar rules (uk: Sundays and the region's bank holidays).
+    jurisdiction: str = "none"
+    region: str | None = None
+    sunday_and_bank_holiday_contact: bool = False
     ladder_day: LadderDayStart | None = None  # not before this ladder day begins, either
 
 
@@ -105,6 +115,13 @@ class SendRequest(MessageDetails):
     holidays: str | None
     deadline_days: int | None = None
     ladder: str = ""
+    # Issue 12. The validation notice is owed: render it into this email or letter (us).
+    validation_notice: bool = False
+    itemization: Itemization | None = None
+    ladder_version: int = 0
+    # Write the audit record of this attempt (sent / unconfirmed, with its content).
+    audit: bool = False
+    workflow_id: str = ""
 
 
 class SendReceipt(BaseModel):
@@ -114,6 +131,22 @@ class SendReceipt(BaseModel):
     sent_at: AwareDatetime  # when the provider accepted it (or the activity's clock then)
     duplicate: bool = False  # the ledger already had this key: nothing was sent again
     confirmed: bool = True  # False: treated as sent, the provider's acceptance unconfirmed
+    # Issue 12: the rendered message's sha256 in the audit store; the validation notice went
+    # with it and its period ends on this local date.
+    content: str | None = None
+    validation_notice: bool = False
+    validation_period_ends: date | None = None
+
+
+class AuditBatch(BaseModel):
+    """Workflow-decided audit records to append (the `record_audit` activity). `ladder` is
+    given with the `opened` record: stored once, content-addressed."""
+
+    account_id: str
+    workflow_id: str
+    entries: list[AuditEntry]
+    ladder: Ladder | None = None
+    debtor: Debtor | None = None  # with `opened`: stored as erasable content
 
 
 class ClosedAccount(BaseModel):

@@ -53,6 +53,14 @@ class SuppressReason(StrEnum):
     CALL_CAP = "call_cap"
     # The provider stayed unavailable until the contact's bound (the next step's moment, ...).
     PROVIDER_UNAVAILABLE = "provider_unavailable"
+    # Compliance profiles (config/compliance.py): the contact's `rule` names the rule.
+    TEXT_CAP = "text_cap"
+    CONTACT_CAP = "contact_cap"
+    BREATHING_SPACE = "breathing_space"
+    # us: a text before the validation notice, with no email or letter due within 5 days.
+    VALIDATION_NOTICE_FIRST = "validation_notice_first"
+    # us: collection stays stopped after a dispute until its verification letter is sent.
+    AWAITING_VERIFICATION = "awaiting_verification"
 
 
 class ErrorType(StrEnum):
@@ -79,6 +87,9 @@ class Debtor(BaseModel):
     country: str | None = None  # ISO 3166 alpha-2
     locale: str = "en"
     zones: tuple[str, ...] = Field(min_length=1)
+    # GB only: the nation whose bank holidays apply (ENG, SCT, WLS, NIR), from the postcode;
+    # None when unknown (every nation's bank holidays are then closed).
+    region: str | None = None
 
     @property
     def primary_zone(self) -> str:
@@ -103,6 +114,20 @@ class Debtor(BaseModel):
         return None
 
 
+class Itemization(BaseModel):
+    """The validation notice's figures (us, 12 CFR 1006.34(c)(2)): the amount on the
+    itemization date and what changed since. `from_import`: the CSV had no itemization columns,
+    so the notice uses the balance at import as of the import date, and says so."""
+
+    date: dt.date
+    amount: Decimal
+    interest: Decimal = Decimal("0")
+    fees: Decimal = Decimal("0")
+    payments: Decimal = Decimal("0")
+    credits: Decimal = Decimal("0")
+    from_import: bool = False
+
+
 class ContactRecord(BaseModel):
     """One contact attempt: sent, or suppressed with a reason."""
 
@@ -119,6 +144,12 @@ class ContactRecord(BaseModel):
     fallback_for: Channel | None = None
     # Sent contacts only: False when the provider's acceptance could not be confirmed.
     confirmed: bool = True
+    # Suppressed by a compliance rule: its id (config/compliance.py RuleId).
+    rule: str | None = None
+    # Sent contacts: the rendered message's sha256 in the audit store, and whether it carried
+    # the validation notice (us).
+    content: str | None = None
+    validation_notice: bool = False
 
 
 class EventRecord(BaseModel):
@@ -147,6 +178,8 @@ EventType = Literal[
     "delivery_failed",
     "reply",
     "conversation",  # a person answered a call (Regulation F: no call for 7 days after)
+    "breathing_space",  # uk Debt Respite Scheme: no contact, ladder clock stopped (60 days)
+    "breathing_space_end",
 ]
 EVENT_TYPES: tuple[str, ...] = EventType.__args__  # type: ignore[attr-defined]
 
@@ -253,6 +286,18 @@ class RetryingSend(BaseModel):
     since: AwareDatetime
 
 
+class AuditEntry(BaseModel):
+    """One record for the audit store (store/audit.py), decided by the workflow. `key` is unique
+    per account, so a retried write adds nothing. `body` holds no personal data: free text
+    (a reply, a dispute's reason) goes in `text`, stored content-addressed and erasable."""
+
+    key: str
+    at: AwareDatetime
+    kind: Literal["opened", "contact", "event", "milestone", "closed", "continued"]
+    body: dict[str, Any] = Field(default_factory=dict)
+    text: str | None = None
+
+
 class AccountState(BaseModel):
     """Everything the workflow knows; carried across continue-as-new."""
 
@@ -286,6 +331,19 @@ class AccountState(BaseModel):
     send_rounds: dict[str, int] = Field(default_factory=dict)
     retry_not_before: AwareDatetime | None = None
     retrying: dict[str, RetryingSend] = Field(default_factory=dict)  # by step
+    # Compliance (issue 12): the last 7 days' texts and sent contacts (the caps), the
+    # validation notice (us), a dispute's verification, a breathing space (uk).
+    text_attempts: list[AwareDatetime] = Field(default_factory=list)
+    contact_attempts: list[AwareDatetime] = Field(default_factory=list)
+    validation_notice_at: AwareDatetime | None = None
+    validation_period_ends: date | None = None
+    verification_owed: bool = False  # a dispute within the validation period (us)
+    verifications: int = 0
+    breathing_space_until: AwareDatetime | None = None
+    # Audit entries decided by the workflow and not yet written (flushed by an activity).
+    audit_pending: list[AuditEntry] = Field(default_factory=list)
+    audited_contacts: int = 0  # how many of `contacts` are in the audit store
+    audited_events: int = 0
 
 
 class AccountInput(BaseModel):
@@ -300,6 +358,8 @@ class AccountInput(BaseModel):
     search_attributes: bool = True
     # Continue-as-new once history passes this many events (well before Temporal's limits).
     history_limit: int = Field(default=2_000, ge=50)
+    # us validation notice figures (None on accounts started before issue 12: balance at start).
+    itemization: Itemization | None = None
     state: AccountState | None = None  # set only when continuing as new
 
 
