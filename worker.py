@@ -19,6 +19,7 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities.account_activities import AccountActivities
+from activities.audit_activities import AuditActivities
 from activities.channels.base import Transport
 from activities.channels.outbox import FileOutbox
 from activities.housekeeping import housekeeping_activities
@@ -26,7 +27,7 @@ from activities.render import Creditor, TemplateRenderer
 from config.ladder import Channel
 from config.settings import Settings
 from store import open_store
-from store.protocols import AccountRegistry, Store
+from store.protocols import AccountRegistry, AuditLog, Store
 from workflows.account_workflow import AccountWorkflow
 from workflows.housekeeping_workflow import HOUSEKEEPING_WORKFLOWS
 
@@ -157,21 +158,27 @@ def build_worker(
     max_cached_workflows: int | None = None,
     store: Store | None = None,
     accounts: AccountRegistry | None = None,
+    audit: AuditLog | None = None,
 ) -> Worker:
     """A worker for the account workflow, and with a `store` for housekeeping too.
 
     `store`: the shared store (a production worker passes `open_shared_store(settings)`): the
     live transport's ledger, the registry closed accounts are recorded in, and the store
     housekeeping prunes. Without one (tests, `dunning simulate`) nothing shared is touched;
-    `accounts` alone records closes in a registry of the caller's.
+    `accounts` alone records closes in a registry of the caller's, and `audit` alone writes the
+    audit trail (records and sent messages) to a log of the caller's; without either, nothing
+    is audited (`record_audit` succeeds and records nothing).
     """
+    audit_log = audit or (store.audit if store is not None else None)
     activities = AccountActivities(
         renderer=renderer_for(settings),
         transport=transport or transport_for(settings, store),
         payment_link_template=settings.payment_link_template,
         handoff_dir=handoff_dir or settings.handoff_dir,
         accounts=accounts or (store.accounts if store is not None else None),
+        audit=audit_log,
     )
+    audit_activities = AuditActivities(audit=audit_log)
     workflows: list[type] = [AccountWorkflow]
     housekeeping: list[Callable[..., Any]] = []
     if store is not None:
@@ -199,6 +206,7 @@ def build_worker(
             activities.send_message,
             activities.export_handoff,
             activities.record_account_closed,
+            audit_activities.record_audit,
             *housekeeping,
         ],
     )

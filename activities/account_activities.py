@@ -42,6 +42,7 @@ from activities.calendar import (
     contact_deadline,
     ladder_day_start,
     next_open_moment,
+    request_calendar,
     scheduled_dates,
     window_end,
 )
@@ -55,10 +56,10 @@ from activities.channels.base import (
     TransportError,
     Undeliverable,
 )
-from activities.render import MessageFacts, RenderError, TemplateRenderer
+from activities.render import MessageFacts, RenderedMessage, RenderError, TemplateRenderer
 from activities.sms_opt_out import with_opt_out
 from config.ladder import Channel
-from store.protocols import AccountRegistry
+from store.protocols import AccountRegistry, AuditLog
 from workflows.activity_types import (
     ClosedAccount,
     HandoffRequest,
@@ -82,6 +83,8 @@ class AccountActivities:
     payment_link_template: str
     handoff_dir: Path
     accounts: AccountRegistry | None = None  # None: closed accounts are not recorded
+    # Where a send with `audit` stores the rendered message (None: not stored, content None).
+    audit: AuditLog | None = None
 
     @activity.defn(name="next_contact_time")
     async def next_contact_time(self, request: WindowRequest) -> datetime:
@@ -93,7 +96,9 @@ class AccountActivities:
                 ladder_day_start(start.due_at, start.day, start.paused_seconds, request.zones[0]),
             )
         try:
-            return next_open_moment(not_before, request.zones, request.window, request.holidays)
+            return next_open_moment(
+                not_before, request.zones, request.window, request_calendar(request)
+            )
         except NoContactWindow as exc:
             raise ApplicationError(
                 str(exc), type=ErrorType.NO_CONTACT_WINDOW, non_retryable=True
@@ -130,9 +135,10 @@ class AccountActivities:
     async def _send(self, request: SendRequest) -> SendReceipt:
         clock = ActivityClock.start()
         not_after = window_end(request.at, request.debtor.zones, request.window, request.holidays)
-        message, deadline = await asyncio.to_thread(
-            outgoing_message, request, self.renderer, self.payment_link_template
+        prepared = await asyncio.to_thread(
+            prepare_message, request, self.renderer, self.payment_link_template
         )
+        message = prepared.message
         now = clock.now()
         if getattr(self.transport, "reconciles", False):
             # A live transport first settles a claim an earlier attempt left (that message
@@ -145,6 +151,15 @@ class AccountActivities:
             raise outside_window(request, not_after, now)
         else:
             outgoing = replace(message, not_after=not_after)
+        content = None
+        if request.audit and self.audit is not None:
+            # Before the provider has it: an audited message is never out without its record.
+            content = await asyncio.to_thread(
+                self.audit.put_content,
+                content_document(request, prepared),
+                "application/json",
+                account_id=request.account_id,
+            )
         try:
             delivery = await self.transport.deliver(outgoing)
         except TransportError as exc:
@@ -158,10 +173,13 @@ class AccountActivities:
         return SendReceipt(
             message_id=delivery.message_id,
             locale=message.locale,
-            deadline=deadline,
+            deadline=prepared.deadline,
             sent_at=accepted_at(delivery.sent_at, request.at, clock.now()),
             duplicate=delivery.duplicate,
             confirmed=not delivery.unconfirmed,
+            content=content,
+            validation_notice=prepared.rendered.validation_notice,
+            validation_period_ends=prepared.rendered.validation_period_ends,
         )
 
     @activity.defn(name="export_handoff")
@@ -268,10 +286,28 @@ def write_handoff(handoff_dir: Path, request: HandoffRequest) -> str:
     return str(target)
 
 
+@dataclass(frozen=True)
+class PreparedMessage:
+    """A request rendered: what the transport delivers, the pay-by date, and the rendering
+    (the validation notice it carries, the template files it came from)."""
+
+    message: OutgoingMessage
+    deadline: date | None
+    rendered: RenderedMessage
+
+
 def outgoing_message(
     request: SendRequest, renderer: TemplateRenderer, payment_link_template: str
 ) -> tuple[OutgoingMessage, date | None]:
-    """Render the request into the message a transport delivers (and its pay-by date).
+    """Render the request into the message a transport delivers (and its pay-by date)."""
+    prepared = prepare_message(request, renderer, payment_link_template)
+    return prepared.message, prepared.deadline
+
+
+def prepare_message(
+    request: SendRequest, renderer: TemplateRenderer, payment_link_template: str
+) -> PreparedMessage:
+    """Render the request into the message a transport delivers.
 
     Raises ApplicationError (non-retryable) when there is no address or the template fails:
     neither gets better by trying again.
@@ -309,7 +345,29 @@ def outgoing_message(
         recipient_name=request.debtor.name,
         postal_lines=request.debtor.postal_lines(),
     )
-    return message, facts.deadline
+    return PreparedMessage(message, facts.deadline, rendered)
+
+
+def content_document(request: SendRequest, prepared: PreparedMessage) -> bytes:
+    """The audit store's copy of a message as handed to the provider: canonical JSON (sorted
+    keys, no spaces, UTF-8), so the same message always has the same sha256 and a retried send
+    stores nothing new. It names the template files by hash: what was said, and from what."""
+    message = prepared.message
+    document: dict[str, object] = {
+        "to": message.to,
+        "channel": message.channel.value,
+        "subject": message.subject,
+        "text": message.text,
+        "locale": message.locale,
+        "template": message.template,
+        "template_files": prepared.rendered.template_files,
+        "ladder": request.ladder,
+        "ladder_version": request.ladder_version,
+        "idempotency_key": request.idempotency_key,
+    }
+    if message.html is not None:
+        document["html"] = message.html
+    return json.dumps(document, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def message_facts(request: SendRequest, payment_link_template: str) -> MessageFacts:
@@ -334,6 +392,8 @@ def message_facts(request: SendRequest, payment_link_template: str) -> MessageFa
         payment_link=payment_link_template.format(account_id=request.account_id),
         jurisdiction=request.jurisdiction,
         deadline=deadline,
+        validation_notice=request.validation_notice,
+        itemization=request.itemization,
         **request.message_details(),
     )
 

@@ -11,6 +11,7 @@ All functions are pure given their inputs (and the installed data), so they are 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -18,14 +19,80 @@ from zoneinfo import ZoneInfo
 import holidays as holiday_data
 
 from config.ladder import ContactWindow
-from workflows.activity_types import ScheduleAnswer, ScheduledDate, ScheduleRequest
+from workflows.activity_types import (
+    ScheduleAnswer,
+    ScheduledDate,
+    ScheduleRequest,
+    WindowRequest,
+)
 
 # Give up looking for a common window after this long (e.g. zones with no overlap at all).
 SEARCH_HORIZON = timedelta(days=60)
 
+# uk (FCA CONC 7.9, config/compliance.py NO_SUNDAY_OR_BANK_HOLIDAY): the nations whose bank
+# holidays differ (holidays.UK subdivisions), and the weekday closed whatever the window says.
+UK_NATIONS = ("ENG", "NIR", "SCT", "WLS")
+SUNDAY = 6
+
 
 class NoContactWindow(Exception):
     """The windows of the debtor's possible zones never overlap within the search horizon."""
+
+
+@dataclass(frozen=True)
+class ContactCalendar:
+    """The days closed to contact beyond the window's own weekdays: the union of several holiday
+    calendars (`US`, `GB-SCT`, ...) and weekdays a compliance profile closes (uk: Sunday).
+
+    Every function below takes either this or, as before, a plain ladder `holidays` code (or
+    None), so callers that know nothing of profiles keep working unchanged. Frozen and hashable:
+    it is part of cached look-ups and of the activities' arguments.
+    """
+
+    holidays: tuple[str, ...] = ()
+    closed_weekdays: frozenset[int] = frozenset()
+
+
+Holidays = str | ContactCalendar | None
+"""A ladder's `holidays` code (None: no holidays) or a whole ContactCalendar."""
+
+
+def contact_calendar(
+    holidays: str | None,
+    jurisdiction: str = "none",
+    region: str | None = None,
+    sunday_and_bank_holiday_contact: bool = False,
+) -> ContactCalendar:
+    """The calendar a profile imposes on top of the ladder's `holidays`.
+
+    uk, unless the ladder explicitly allows it: Sunday is closed whatever `window.days` lists,
+    and so are the bank holidays of the debtor's nation (ENG, SCT, WLS, NIR, from the postcode
+    at intake); a debtor whose nation is unknown gets every nation's bank holidays, since
+    contact on any of them might be unreasonable where the debtor lives. Other profiles: the
+    ladder's `holidays` alone, as before issue 12.
+    """
+    codes = (holidays,) if holidays else ()
+    if str(jurisdiction) != "uk" or sunday_and_bank_holiday_contact:
+        return ContactCalendar(codes)
+    nations = (region,) if region in UK_NATIONS else UK_NATIONS
+    extra = tuple(f"GB-{nation}" for nation in nations if f"GB-{nation}" not in codes)
+    return ContactCalendar((*codes, *extra), frozenset({SUNDAY}))
+
+
+def request_calendar(request: WindowRequest | ScheduleRequest) -> ContactCalendar:
+    """The calendar a window or schedule request asks for (its profile fields included)."""
+    return contact_calendar(
+        request.holidays,
+        request.jurisdiction,
+        request.region,
+        request.sunday_and_bank_holiday_contact,
+    )
+
+
+def _as_calendar(holidays: Holidays) -> ContactCalendar:
+    if isinstance(holidays, ContactCalendar):
+        return holidays
+    return ContactCalendar((holidays,) if holidays else ())
 
 
 @lru_cache(maxsize=64)
@@ -35,12 +102,19 @@ def _holiday_calendar(country_code: str, year: int) -> frozenset[date]:
     return frozenset(calendar.keys())
 
 
-def is_holiday(day: date, holiday_country: str | None) -> bool:
-    return holiday_country is not None and day in _holiday_calendar(holiday_country, day.year)
+def is_holiday(day: date, holiday_country: Holidays) -> bool:
+    codes = _as_calendar(holiday_country).holidays
+    return any(day in _holiday_calendar(code, day.year) for code in codes)
 
 
-def is_contact_day(day: date, window: ContactWindow, holiday_country: str | None) -> bool:
-    return day.weekday() in window.weekday_numbers and not is_holiday(day, holiday_country)
+def is_contact_day(day: date, window: ContactWindow, holiday_country: Holidays) -> bool:
+    calendar = _as_calendar(holiday_country)
+    weekday = day.weekday()
+    return (
+        weekday in window.weekday_numbers
+        and weekday not in calendar.closed_weekdays
+        and not is_holiday(day, calendar)
+    )
 
 
 def _local(day: date, clock: time, zone: ZoneInfo) -> datetime:
@@ -49,7 +123,7 @@ def _local(day: date, clock: time, zone: ZoneInfo) -> datetime:
 
 
 def _open_in_zone(
-    moment: datetime, zone: ZoneInfo, window: ContactWindow, holiday_country: str | None
+    moment: datetime, zone: ZoneInfo, window: ContactWindow, holiday_country: Holidays
 ) -> datetime:
     """The earliest instant >= moment at which the window is open in this one zone."""
     local = moment.astimezone(zone)
@@ -70,7 +144,7 @@ def next_open_moment(
     not_before: datetime,
     zones: Sequence[str],
     window: ContactWindow,
-    holiday_country: str | None,
+    holiday_country: Holidays,
 ) -> datetime:
     """The first instant >= not_before at which the window is open in *every* candidate zone.
 
@@ -95,7 +169,7 @@ def window_end(
     at: datetime,
     zones: Sequence[str],
     window: ContactWindow,
-    holiday_country: str | None,
+    holiday_country: Holidays,
 ) -> datetime | None:
     """The end of the contact window open at `at`: the earliest end, across the candidate
     zones, of the window containing `at` in each. None when the window is not open at `at` in
@@ -124,7 +198,7 @@ def contact_deadline(
     days: int,
     zone: str,
     window: ContactWindow,
-    holiday_country: str | None,
+    holiday_country: Holidays,
 ) -> date:
     """A pay-by date `days` after sending, moved forward to the next contact day.
 
@@ -155,7 +229,7 @@ def reminder_moment(
     due_date: date,
     zones: Sequence[str],
     window: ContactWindow,
-    holiday_country: str | None,
+    holiday_country: Holidays,
 ) -> datetime | None:
     """When to remind of something due on `due_date`, `remind_on` being the ideal day.
 
@@ -206,6 +280,7 @@ def scheduled_dates(request: ScheduleRequest) -> ScheduleAnswer:
     reminder moments; `today` is the debtor's local date."""
     zone = request.zones[0]
     today = request.now.astimezone(ZoneInfo(zone)).date()
+    calendar = request_calendar(request)
     items = []
     for item in request.items:
         day = item.date or today + timedelta(days=item.due_in_days or 0)
@@ -217,7 +292,7 @@ def scheduled_dates(request: ScheduleRequest) -> ScheduleAnswer:
                 day,
                 request.zones,
                 request.window,
-                request.holidays,
+                calendar,
             )
         items.append(
             ScheduledDate(

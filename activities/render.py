@@ -10,10 +10,31 @@ Rules:
 - Locale fallback: `fr-CA` → `fr` → the default locale.
 - Money and dates are formatted by Babel in the debtor's locale; amounts are Decimal throughout.
 - SMS and voicemail text is collapsed to single spaces; SMS text is made GSM-7 safe.
+
+Compliance variables, defined in every template (empty where they do not apply):
+- `validation_notice` (12 CFR 1006.34): "" unless the facts ask for the notice and the channel
+  is an email or a letter; then the partial `templates/<channel>/_validation-notice.<locale>.
+  <ext>` rendered (locale fallback as above). In an email's HTML it is Markup (inserted as is);
+  in its `text` block and in a letter it is plain text. A message that must carry the notice
+  and whose template did not print it gets it appended to the end of its body (the text part,
+  the HTML before `</body>`, the letter's body): the first email or letter of an account
+  carries the notice whatever the ladder's template says.
+- `opt_out` (12 CFR 1006.6(e)): in an email, the sentence saying how to stop emails in the
+  debtor's language (activities/email_opt_out.py), appended to a part that did not print it;
+  "" elsewhere (an SMS gets its own line at send time: activities/sms_opt_out.py).
+
+The partial sees the message's whole context plus `notice`, every figure formatted:
+`notice.itemization_date`, `notice.itemization_amount`, `notice.interest`, `notice.fees`,
+`notice.payments`, `notice.credits`, `notice.current_amount`, `notice.period_ends` (the last
+day of the validation period) and `notice.from_import` (bool: no itemization from the creditor,
+the figures are the balance when the account was placed, and the notice must say so). The
+figures and the period are computed in activities/validation_notice.py.
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -28,13 +49,26 @@ from jinja2 import (
     Environment,
     FileSystemLoader,
     StrictUndefined,
+    Template,
     TemplateError,
     TemplateNotFound,
+    meta,
     select_autoescape,
 )
+from markupsafe import Markup, escape
 
+from activities.email_opt_out import email_opt_out_line, opt_out_html
 from activities.sms_segments import sms_safe
+from activities.validation_notice import (
+    PARTIAL,
+    RenderedNotice,
+    append_html,
+    append_text,
+    notice_context,
+    notice_figures,
+)
 from config.ladder import Channel
+from workflows.types import Itemization
 
 EXTENSIONS: dict[Channel, str] = {
     Channel.EMAIL: "html",
@@ -42,6 +76,7 @@ EXTENSIONS: dict[Channel, str] = {
     Channel.VOICEMAIL: "txt",
     Channel.LETTER: "txt",
 }
+NOTICE_CHANNELS = (Channel.EMAIL, Channel.LETTER)  # 1006.34: the notice goes in writing
 
 
 class RenderError(Exception):
@@ -65,6 +100,12 @@ class RenderedMessage:
     subject: str | None
     text: str
     html: str | None = None
+    # The message carries the validation notice; its validation period ends on this date.
+    validation_notice: bool = False
+    validation_period_ends: date | None = None
+    # Every template file the message was rendered from (its layout, the notice's partial),
+    # path under the templates directory → sha256 of the file: the audit record names them.
+    template_files: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -77,7 +118,7 @@ class MessageFacts:
     currency: str
     days_past_due: int
     locale: str
-    today: date
+    today: date  # the send's local date in the debtor's primary zone
     payment_link: str
     jurisdiction: str
     deadline: date | None = None
@@ -87,6 +128,10 @@ class MessageFacts:
     installment_date: date | None = None
     installment_number: int | None = None
     installment_count: int | None = None
+    # 12 CFR 1006.34: this email or letter must carry the validation notice, with these figures
+    # (None: the balance as of `today`, and the notice says so).
+    validation_notice: bool = False
+    itemization: Itemization | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -107,6 +152,14 @@ def babel_locale(tag: str) -> Locale:
         return Locale.parse(tag.replace("-", "_"))
     except (ValueError, UnknownLocaleError):
         return Locale.parse(tag.split("-")[0])
+
+
+def template_error(path: str, exc: TemplateError) -> RenderError:
+    """A jinja2 failure as a RenderError naming the file (and line) at fault."""
+    if isinstance(exc, TemplateNotFound):
+        return RenderError(f"{path}: includes a missing template {exc.name}")
+    line = getattr(exc, "lineno", None)
+    return RenderError(f"{path}:{line}: {exc}" if line else f"{path}: {exc}")
 
 
 class TemplateRenderer:
@@ -142,24 +195,67 @@ class TemplateRenderer:
             f"(nor a fallback for locale {self.default_locale!r}) under {self.templates_dir}"
         )
 
-    def context(self, facts: MessageFacts, locale_used: str) -> dict[str, Any]:
+    def template_files(self, path: str) -> list[str]:
+        """The template and every template it extends, includes or imports, found statically
+        (a name computed at render time is not followed)."""
+        found: list[str] = []
+        pending = [path]
+        while pending:
+            name = pending.pop(0)
+            if name in found:
+                continue
+            found.append(name)
+            source, _, _ = self.env.loader.get_source(self.env, name)  # type: ignore[union-attr]
+            parsed = self.env.parse(source)
+            pending.extend(ref for ref in meta.find_referenced_templates(parsed) if ref)
+        return found
+
+    def reads(self, path: str, variable: str) -> bool:
+        """Whether the template, or one it extends or includes, names `variable` (for checks
+        such as "does this ladder's first letter print `validation_notice` itself?")."""
+        for name in self.template_files(path):
+            source, _, _ = self.env.loader.get_source(self.env, name)  # type: ignore[union-attr]
+            if variable in meta.find_undeclared_variables(self.env.parse(source)):
+                return True
+        return False
+
+    def file_hashes(self, paths: list[str]) -> dict[str, str]:
+        """path → sha256 of the file as it is on disk now."""
+        return {
+            path: hashlib.sha256((self.templates_dir / path).read_bytes()).hexdigest()
+            for path in paths
+        }
+
+    def formatters(
+        self, facts: MessageFacts, locale_used: str
+    ) -> tuple[Callable[[Decimal], str], Callable[[date], str]]:
+        """Babel's money and long-date formatting in the debtor's locale."""
         loc = babel_locale(facts.locale or locale_used)
 
-        def money(amount: Decimal | None) -> str | None:
-            if amount is None:
-                return None
+        def money(amount: Decimal) -> str:
             return format_currency(amount, facts.currency, locale=loc)
 
-        def day(value: date | None) -> str | None:
-            return None if value is None else format_date(value, format="long", locale=loc)
+        def day(value: date) -> str:
+            return format_date(value, format="long", locale=loc)
+
+        return money, day
+
+    def context(self, facts: MessageFacts, locale_used: str) -> dict[str, Any]:
+        money, day = self.formatters(facts, locale_used)
+
+        def maybe_money(amount: Decimal | None) -> str | None:
+            return None if amount is None else money(amount)
+
+        def maybe_day(value: date | None) -> str | None:
+            return None if value is None else day(value)
 
         promise = None
         if facts.promise_date is not None:
-            promise = {"amount": money(facts.promise_amount), "date": day(facts.promise_date)}
+            promise = {"amount": maybe_money(facts.promise_amount), "date": day(facts.promise_date)}
         installment = None
         if facts.installment_date is not None:
             installment = {
-                "amount": money(facts.installment_amount),
+                "amount": maybe_money(facts.installment_amount),
                 "date": day(facts.installment_date),
                 "number": facts.installment_number,
                 "count": facts.installment_count,
@@ -180,63 +276,108 @@ class TemplateRenderer:
                 "hours": self.creditor.hours,
             },
             "payment_link": facts.payment_link,
-            "deadline": day(facts.deadline),
+            "deadline": maybe_day(facts.deadline),
             "today": day(facts.today),
             "promise": promise,
             "installment": installment,
             "jurisdiction": facts.jurisdiction,
             "locale": locale_used,
+            "validation_notice": "",
+            "opt_out": "",
             **facts.extra,
         }
+
+    def validation_notice(
+        self, channel: Channel, facts: MessageFacts, ctx: dict[str, Any]
+    ) -> RenderedNotice | None:
+        """The notice for this message, or None when it needs none (not asked for, or not an
+        email or a letter)."""
+        if not facts.validation_notice or channel not in NOTICE_CHANNELS:
+            return None
+        path, locale_used = self.resolve(channel, PARTIAL, facts.locale)
+        figures = notice_figures(facts.itemization, facts.balance, facts.today)
+        notice = notice_context(figures, *self.formatters(facts, locale_used))
+        try:
+            rendered = self.env.get_template(path).render({**ctx, "notice": notice}).strip()
+        except TemplateError as exc:
+            raise template_error(path, exc) from None
+        return RenderedNotice.of(path, rendered, figures.period_ends, channel == Channel.EMAIL)
 
     def render(self, channel: Channel, template: str, facts: MessageFacts) -> RenderedMessage:
         path, locale_used = self.resolve(channel, template, facts.locale)
         try:
             compiled = self.env.get_template(path)
             ctx = self.context(facts, locale_used)
-
-            def block(name: str) -> str | None:
-                if name not in compiled.blocks:
-                    return None
-                return "".join(compiled.blocks[name](compiled.new_context(ctx))).strip()
-
+            notice = self.validation_notice(channel, facts, ctx)
+            html: str | None = None
             if channel == Channel.EMAIL:
-                subject, text = block("subject"), block("text")
-                if subject is None or text is None:
-                    raise RenderError(f"{path}: an email needs a subject and a text block")
-                return RenderedMessage(
-                    channel,
-                    template,
-                    locale_used,
-                    " ".join(subject.split()),
-                    text,
-                    compiled.render(ctx).strip(),
-                )
-            if channel == Channel.LETTER:
-                subject, body = block("subject"), block("body")
-                if body is None:
-                    raise RenderError(f"{path}: a letter needs a body block")
-                return RenderedMessage(
-                    channel,
-                    template,
-                    locale_used,
-                    " ".join(subject.split()) if subject else None,
-                    body,
-                )
-            spoken = " ".join(compiled.render(ctx).split())
-            if channel == Channel.SMS:
-                spoken = sms_safe(spoken)
-            return RenderedMessage(channel, template, locale_used, None, spoken)
-        except TemplateNotFound as exc:
-            raise RenderError(f"{path}: includes a missing template {exc.name}") from None
+                opt_out = email_opt_out_line(facts.locale or locale_used)
+                subject, text, html = email_parts(compiled, path, ctx, notice, opt_out)
+            elif channel == Channel.LETTER:
+                subject, text = letter_parts(compiled, path, ctx, notice)
+            else:
+                subject, text = None, " ".join(compiled.render(ctx).split())
+                text = sms_safe(text) if channel == Channel.SMS else text
+            files = self.template_files(path) + ([notice.path] if notice else [])
         except TemplateError as exc:
-            line = getattr(exc, "lineno", None)
-            where = f"{path}:{line}" if line else path
-            raise RenderError(f"{where}: {exc}") from None
+            raise template_error(path, exc) from None
+        return RenderedMessage(
+            channel,
+            template,
+            locale_used,
+            subject,
+            text,
+            html,
+            validation_notice=notice is not None,
+            validation_period_ends=notice.period_ends if notice else None,
+            template_files=self.file_hashes(files),
+        )
 
 
-def sample_facts(locale: str, jurisdiction: str = "us") -> MessageFacts:
-    """A realistic account used by `ladder validate` and `preview` to prove templates render."""
+def block(compiled: Template, name: str, ctx: dict[str, Any]) -> str | None:
+    """One block of the template rendered alone (an email's subject and text, a letter's
+    body), or None when the template has no such block."""
+    if name not in compiled.blocks:
+        return None
+    return "".join(compiled.blocks[name](compiled.new_context(ctx))).strip()
+
+
+def email_parts(
+    compiled: Template, path: str, ctx: dict[str, Any], notice: RenderedNotice | None, opt_out: str
+) -> tuple[str, str, str]:
+    """(subject, text, html). The notice is one variable in two forms: plain text in the
+    subject and the text part, Markup in the HTML; each part that did not print the notice or
+    the opt-out line gets them appended."""
+    text_ctx = {**ctx, "validation_notice": notice.text if notice else "", "opt_out": opt_out}
+    subject, text = block(compiled, "subject", text_ctx), block(compiled, "text", text_ctx)
+    if subject is None or text is None:
+        raise RenderError(f"{path}: an email needs a subject and a text block")
+    notice_html = notice.html if notice and notice.html else Markup("")
+    html = compiled.render({**text_ctx, "validation_notice": notice_html}).strip()
+    html = append_html(html, [(notice_html, notice_html), (escape(opt_out), opt_out_html(opt_out))])
+    text = append_text(text, [notice.text if notice else "", opt_out])
+    return " ".join(subject.split()), text, html
+
+
+def letter_parts(
+    compiled: Template, path: str, ctx: dict[str, Any], notice: RenderedNotice | None
+) -> tuple[str | None, str]:
+    """(subject, body); the notice is appended to a body that did not print it."""
+    letter_ctx = {**ctx, "validation_notice": notice.text if notice else ""}
+    subject, body = block(compiled, "subject", letter_ctx), block(compiled, "body", letter_ctx)
+    if body is None:
+        raise RenderError(f"{path}: a letter needs a body block")
+    body = append_text(body, [notice.text if notice else ""])
+    return (" ".join(subject.split()) if subject else None), body
+
+
+def sample_facts(
+    locale: str, jurisdiction: str = "us", validation_notice: bool | None = None
+) -> MessageFacts:
+    """A realistic account used by `ladder validate` and `preview` to prove templates render.
+
+    A `us` sample asks for the validation notice (unless told otherwise), so validation
+    renders the notice's partials too, with an itemization whose every line is non-zero."""
     return MessageFacts(
         account_id="A-100004",
         debtor_name="Maria-Magdalena Wiśniewska-Kowalczyk",
@@ -254,4 +395,13 @@ def sample_facts(locale: str, jurisdiction: str = "us") -> MessageFacts:
         installment_date=date(2027, 1, 10),
         installment_number=2,
         installment_count=3,
+        validation_notice=jurisdiction == "us" if validation_notice is None else validation_notice,
+        itemization=Itemization(
+            date=date(2026, 11, 30),
+            amount=Decimal("1200.00"),
+            interest=Decimal("24.56"),
+            fees=Decimal("25.00"),
+            payments=Decimal("10.00"),
+            credits=Decimal("5.00"),
+        ),
     )

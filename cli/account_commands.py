@@ -31,14 +31,20 @@ if TYPE_CHECKING:
     from store.protocols import Store
 
 
-def ladder_catalog(settings: Settings, ladder: str | None):
-    """All ladders by name, plus the one named by --ladder (a name or a file)."""
-    catalog = load_catalog(settings.ladders_dir)
+def ladder_catalog(
+    settings: Settings, ladder: str | None, skipped: list[LadderProblem] | None = None
+):
+    """All ladders by name, plus the one named by --ladder (a name or a file). A ladder that
+    breaks its compliance profile is refused like a broken one (`skipped` collects why)."""
+    templates, locale = settings.templates_dir, settings.default_locale
+    catalog = load_catalog(
+        settings.ladders_dir, templates_dir=templates, default_locale=locale, skipped=skipped
+    )
     default = None
     if ladder is not None:
         path = find_ladder(ladder, settings.ladders_dir)
         if path.exists():
-            chosen = load_ladder(path)
+            chosen = load_ladder(path, templates_dir=templates, default_locale=locale)
             catalog[chosen.name] = chosen
             default = chosen.name
         elif ladder in catalog:
@@ -65,8 +71,14 @@ def load_accounts(file: Path, ladder: str | None, settings: Settings, now):
     return catalog, default, parsed
 
 
-def open_accounts(file: Path, ladder: str | None, settings: Settings, now) -> AccountsReader:
-    catalog, default = ladder_catalog(settings, ladder)
+def open_accounts(
+    file: Path,
+    ladder: str | None,
+    settings: Settings,
+    now,
+    skipped: list[LadderProblem] | None = None,
+) -> AccountsReader:
+    catalog, default = ladder_catalog(settings, ladder, skipped)
     return AccountsReader(
         file,
         ladders=catalog,
@@ -102,11 +114,14 @@ async def import_accounts(
     """
     from datetime import UTC, datetime
 
+    skipped: list[LadderProblem] = []
     try:
-        reader = open_accounts(file, ladder, settings, datetime.now(UTC))
+        reader = open_accounts(file, ladder, settings, datetime.now(UTC), skipped)
     except (LadderError, AccountsFileError) as exc:
         err.print(str(exc), markup=False)
         return 2
+    for problem in skipped:
+        err.print(f"warning: ladder not loaded: {problem}", markup=False)
     with reader:
         for warning in reader.warnings:
             err.print(f"warning: {warning}", markup=False)
@@ -181,6 +196,8 @@ async def fetch_view(client: Client, account_id: str) -> AccountView:
 
 
 async def show_account(account_id: str, settings: Settings, out: Console, err: Console) -> int:
+    """The workflow's own view; once Temporal has forgotten the workflow (retention passed,
+    or deleted), the audit store's records, which outlive it."""
     client = await connected(settings, err)
     if client is None:
         return 1
@@ -188,10 +205,35 @@ async def show_account(account_id: str, settings: Settings, out: Console, err: C
         view = await fetch_view(client, account_id)
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
-            err.print(f"no account {account_id}", markup=False)
-            return 1
+            return await show_from_audit(account_id, settings, out, err)
         raise
     for table in account_tables(view):
+        out.print(table)
+    return 0
+
+
+async def show_from_audit(account_id: str, settings: Settings, out: Console, err: Console) -> int:
+    """`account show` for an account Temporal no longer knows: its audit records, or the usual
+    "no account" when the store has none either (or cannot be read)."""
+    from cli.tables import audit_account_tables
+
+    records = []
+    store = await opened_store(settings, err)
+    if store is not None:
+        try:
+            records = await asyncio.to_thread(store.audit.records, account_id)
+        finally:
+            await asyncio.to_thread(store.close)
+    if not records:
+        err.print(f"no account {account_id}", markup=False)
+        return 1
+    out.print(
+        f"from the audit store: the workflow {workflow_id_for(account_id)} is gone from "
+        "Temporal (retention passed or deleted)",
+        markup=False,
+        highlight=False,
+    )
+    for table in audit_account_tables(account_id, records):
         out.print(table)
     return 0
 

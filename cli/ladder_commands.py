@@ -11,33 +11,40 @@ from activities.render import RenderError, TemplateRenderer, sample_facts
 from activities.sms_opt_out import with_opt_out
 from activities.sms_segments import MAX_SEGMENTS, count_segments
 from config.ladder import Channel, Jurisdiction, Ladder
-from config.ladder_loader import LadderError, LadderProblem, line_of, load_ladder
+from config.ladder_loader import (
+    LadderError,
+    LadderProblem,
+    line_near,
+    load_ladder,
+    locate_profile_problems,
+)
+from config.profile_checks import message_path, profile_problems
 from config.settings import Settings
 from worker import renderer_for
 
 
-def _yaml_path(ladder: Ladder, where: str) -> tuple[int | str, ...]:
-    """`steps.sms-reminder.fallback` → ("steps", 1, "fallback"); `promise.broken` → template."""
-    parts = where.split(".")
-    if parts[0] == "steps":
-        index = next(i for i, step in enumerate(ladder.steps) if step.id == parts[1])
-        return ("steps", index, "fallback" if parts[-1] == "fallback" else "template")
-    return (*parts, "template")
-
-
 def template_problems(
-    file: Path, ladder: Ladder, renderer: TemplateRenderer
+    file: Path,
+    ladder: Ladder,
+    renderer: TemplateRenderer,
+    reported: frozenset[tuple[int | str, ...]] = frozenset(),
 ) -> tuple[list[LadderProblem], list[str]]:
-    """Every template the ladder names must exist for the default locale and render."""
+    """Every template the ladder names must exist for the default locale and render.
+
+    `reported`: YAML paths a compliance check already refused (the dispute verification
+    letter's missing template, say), whose missing template is not reported a second time.
+    """
     problems: list[LadderProblem] = []
     warnings: list[str] = []
     locale = renderer.default_locale
     for where, channel, template in ladder.messages():
         path = renderer.path_for(channel, template, locale)
-        line = line_of(file, _yaml_path(ladder, where))
+        yaml_path = message_path(ladder, where)
+        line = line_near(file, yaml_path)
         field = where.replace("steps.", "steps[") + ("]" if where.startswith("steps.") else "")
         if not (renderer.templates_dir / path).is_file():
-            problems.append(LadderProblem(file, line, field, f"template {path} does not exist"))
+            if yaml_path not in reported:
+                problems.append(LadderProblem(file, line, field, f"template {path} does not exist"))
             continue
         for candidate in sorted(renderer.templates_dir.glob(f"{channel.value}/{template}.*")):
             candidate_locale = candidate.name.split(".")[1]
@@ -67,6 +74,8 @@ def template_problems(
 
 
 def validate_files(files: list[Path], settings: Settings) -> tuple[list[str], list[str]]:
+    """What `ladder validate` and `simulate` refuse: the schema, then every template, then the
+    rules of the ladder's compliance profile (`config/profile_checks.py`)."""
     renderer = renderer_for(settings)
     problems: list[str] = []
     warnings: list[str] = []
@@ -76,8 +85,13 @@ def validate_files(files: list[Path], settings: Settings) -> tuple[list[str], li
         except LadderError as exc:
             problems.extend(str(problem) for problem in exc.problems)
             continue
-        found, warned = template_problems(file, ladder, renderer)
-        problems.extend(str(problem) for problem in found)
+        compliance = profile_problems(
+            ladder, renderer.templates_dir, default_locale=renderer.default_locale
+        )
+        refused = locate_profile_problems(file, ladder, compliance)
+        reported = frozenset(problem.path for problem in compliance)
+        found, warned = template_problems(file, ladder, renderer, reported)
+        problems.extend(str(problem) for problem in [*found, *refused])
         warnings.extend(warned)
     return problems, warnings
 

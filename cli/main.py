@@ -18,6 +18,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from cli.audit_commands import audit_app
 from cli.db_commands import db_app
 from cli.housekeeping_commands import housekeeping_app
 from config.settings import Settings, SettingsError, load_settings
@@ -35,6 +36,7 @@ app.add_typer(accounts_app, name="accounts")
 app.add_typer(account_app, name="account")
 app.add_typer(db_app, name="db")
 app.add_typer(housekeeping_app, name="housekeeping")
+app.add_typer(audit_app, name="audit")
 
 out = Console()
 err = Console(stderr=True, soft_wrap=True)  # one error, one line: scripts grep it
@@ -229,6 +231,21 @@ def account_reply(
 ) -> None:
     """Record a debtor's free-text reply; it is classified and applied."""
     _event(account_id, type="reply", text=text, channel=channel, event_id=event_id)
+
+
+@account_app.command("erase")
+def account_erase(
+    account_id: AccountId,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Erase a closed eu account's personal data everywhere (GDPR Art. 17); the audit chain
+    keeps its hashes. Refused for us (record retention), uk and none accounts."""
+    from cli.erasure import run_erase
+
+    confirm = None if yes else (lambda question: typer.confirm(question, default=False))
+    raise typer.Exit(
+        asyncio.run(run_erase(account_id, settings_or_exit(), out, err, confirm=confirm))
+    )
 
 
 @app.command("preview")

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from rich.table import Table
 
 from intake.accounts_csv import format_money
 from workflows.types import AccountView
+
+if TYPE_CHECKING:
+    from store.protocols import AuditRecord
 
 
 def outcome_text(outcome: str, reason: str | None, confirmed: bool = True) -> str:
@@ -66,6 +72,72 @@ def account_tables(view: AccountView) -> list[Table]:
             "yes" if event.accepted else "no",
             event.reason or "",
         )
+    return [summary, contacts, events]
+
+
+def _utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _money(amount: object, currency: str) -> str:
+    try:
+        return f"{format_money(Decimal(str(amount)), currency)} {currency}".strip()
+    except (InvalidOperation, ValueError, KeyError):
+        return f"{amount} {currency}".strip()
+
+
+def audit_account_tables(account_id: str, records: Sequence[AuditRecord]) -> list[Table]:
+    """`account show` once Temporal has forgotten the workflow: the same three tables, read
+    from the audit store's records. Times are UTC: the debtor's zones were personal data
+    kept in the (possibly erased) debtor content, not in the records."""
+    opened = next((r.body for r in records if r.kind == "opened"), {})
+    closed = next((r for r in reversed(records) if r.kind == "closed"), None)
+    erased = next((r for r in reversed(records) if r.kind == "erased"), None)
+    currency = str(opened.get("currency") or "")
+    balance = closed.body.get("balance") if closed else opened.get("balance")
+    summary = Table(title=f"Account {account_id} (from the audit store)", show_header=False)
+    summary.add_column("field")
+    summary.add_column("value")
+    for field, value in (
+        ("status", str(closed.body.get("status")) if closed else "not closed when last recorded"),
+        ("balance", _money(balance, currency) if balance is not None else "-"),
+        ("ladder", f"{opened.get('ladder_name', '-')} v{opened.get('ladder_version', '-')}"),
+        ("jurisdiction", str(opened.get("jurisdiction") or "-")),
+        ("due", str(opened.get("due_at") or "-")),
+        ("opened", _utc(records[0].at) if records else "-"),
+        ("closed", _utc(closed.at) if closed else "-"),
+        ("personal data", f"erased {_utc(erased.at)}" if erased else "kept"),
+        ("audit records", str(len(records))),
+    ):
+        summary.add_row(field, value)
+    contacts = Table(title="Contacts")
+    for column in ("time (UTC)", "step", "channel", "template", "locale", "outcome"):
+        contacts.add_column(column)
+    events = Table(title="Events")
+    for column in ("time (UTC)", "event", "accepted", "reason"):
+        events.add_column(column)
+    for record in records:
+        body = record.body
+        if record.kind == "contact":
+            contacts.add_row(
+                _utc(record.at),
+                str(body.get("step") or ""),
+                str(body.get("channel") or ""),
+                str(body.get("template") or ""),
+                str(body.get("locale") or ""),
+                outcome_text(
+                    str(body.get("outcome") or ""),
+                    body.get("reason"),
+                    body.get("confirmed") is not False,
+                ),
+            )
+        elif record.kind in ("event", "milestone"):
+            events.add_row(
+                _utc(record.at),
+                str(body.get("type") or record.kind),
+                "yes" if body.get("accepted", True) else "no",
+                str(body.get("reason") or ""),
+            )
     return [summary, contacts, events]
 
 

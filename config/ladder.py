@@ -15,6 +15,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from config.compliance import RuleId, profile
+
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -223,7 +225,10 @@ class Ladder(_Strict):
         raise KeyError(step_id)
 
     def messages(self) -> list[tuple[str, Channel, str]]:
-        """Every (where, channel, template) this ladder can send, for template checks."""
+        """Every (where, channel, template) this ladder can send, for template checks.
+
+        The dispute verification letter is listed only where the profile sends it (us, 12 CFR
+        1006.38): other ladders never send it, so they need not ship its templates."""
         found: list[tuple[str, Channel, str]] = []
         for step in self.steps:
             if step.channel is not None and step.template is not None:
@@ -238,4 +243,7 @@ class Ladder(_Strict):
         ):
             if ref is not None:
                 found.append((where, ref.channel, ref.template))
+        if profile(self.jurisdiction.value).enforces(RuleId.DISPUTE_VERIFICATION):
+            verification = self.dispute.verification
+            found.append(("dispute.verification", verification.channel, verification.template))
         return found

@@ -7,28 +7,37 @@ path to find the line ops staff must fix.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from pydantic import ValidationError
 
 from config.ladder import Ladder
 
+if TYPE_CHECKING:
+    from config.profile_checks import ProfileProblem
+
 
 @dataclass(frozen=True)
 class LadderProblem:
-    """One thing wrong with a ladder file, as ops staff need to read it."""
+    """One thing wrong with a ladder file, as ops staff need to read it. A problem that breaks
+    a compliance rule (`config/profile_checks.py`) names the rule and its citation, so ops can
+    tell a legal requirement from a typo."""
 
     file: Path
     line: int | None
     field: str
     message: str
+    rule: str | None = None
+    citation: str | None = None
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else str(self.file)
-        return f"{where}: {self.field}: {self.message}"
+        suffix = f" [{self.rule}, {self.citation}]" if self.rule else ""
+        return f"{where}: {self.field}: {self.message}{suffix}"
 
 
 class LadderError(Exception):
@@ -150,13 +159,77 @@ def _holiday_problem(code: str | None) -> str | None:
     return None
 
 
-def load_ladder(file: Path | str) -> Ladder:
+def load_ladder(
+    file: Path | str, *, templates_dir: Path | None = None, default_locale: str = "en"
+) -> Ladder:
+    """A validated ladder. With `templates_dir`, also refused when it breaks a rule of its
+    compliance profile (every place that accepts a ladder for accounts passes it)."""
     path = Path(file)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise LadderError([LadderProblem(path, None, "(file)", exc.strerror or str(exc))]) from None
-    return parse_ladder(text, path)
+    ladder = parse_ladder(text, path)
+    if templates_dir is not None:
+        problems = profile_refusals(path, ladder, templates_dir, default_locale)
+        if problems:
+            raise LadderError(problems)
+    return ladder
+
+
+def profile_refusals(
+    file: Path, ladder: Ladder, templates_dir: Path, default_locale: str = "en"
+) -> list[LadderProblem]:
+    """The ladder's compliance-profile problems (`config/profile_checks.py`) at their lines.
+
+    A problem about a field the file leaves to its default (the dispute verification letter,
+    say) points at the nearest line written, at worst `jurisdiction:`: the profile is what
+    asks for it.
+    """
+    from config.profile_checks import profile_problems
+
+    found = profile_problems(ladder, templates_dir, default_locale=default_locale)
+    return locate_profile_problems(file, ladder, found)
+
+
+def locate_profile_problems(
+    file: Path, ladder: Ladder, found: Sequence[ProfileProblem]
+) -> list[LadderProblem]:
+    """Profile problems as ladder problems: file, line, field, message, rule and citation."""
+    if not found:
+        return []
+    try:
+        root = yaml.compose(file.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    except (OSError, yaml.YAMLError):
+        root = None
+    data = ladder.model_dump(mode="json")
+    return [
+        LadderProblem(
+            file,
+            _nearest_line(root, problem.path),
+            _describe_path(problem.path, data),
+            problem.message,
+            rule=problem.rule.value,
+            citation=problem.citation,
+        )
+        for problem in found
+    ]
+
+
+def _line_in(root: yaml.Node | None, path: tuple[int | str, ...]) -> int | None:
+    line = _key_line(root, path)
+    if line is None:
+        node, found = _node_at(root, path)
+        line = node.start_mark.line + 1 if node is not None and found else None
+    return line
+
+
+def _nearest_line(root: yaml.Node | None, path: tuple[int | str, ...]) -> int | None:
+    for end in range(len(path), 0, -1):
+        line = _line_in(root, path[:end])
+        if line is not None:
+            return line
+    return _line_in(root, ("jurisdiction",))
 
 
 def find_ladder(name_or_path: str, ladders_dir: Path) -> Path:
@@ -171,22 +244,33 @@ def find_ladder(name_or_path: str, ladders_dir: Path) -> Path:
     return ladders_dir / f"{name_or_path}.yaml"
 
 
-def load_catalog(ladders_dir: Path, *extra_files: Path) -> dict[str, Ladder]:
+def load_catalog(
+    ladders_dir: Path,
+    *extra_files: Path,
+    templates_dir: Path | None = None,
+    default_locale: str = "en",
+    skipped: list[LadderProblem] | None = None,
+) -> dict[str, Ladder]:
     """Every ladder by name: the files in `ladders_dir`, then `extra_files` (which win).
 
-    A broken file in the directory is skipped here (`ladder validate` reports it); a broken
-    file named explicitly raises LadderError.
+    A broken file in the directory is skipped here (`ladder validate` reports it; `skipped`,
+    when given, collects why); a broken file named explicitly raises LadderError. With
+    `templates_dir`, a ladder that breaks its compliance profile counts as broken.
     """
     catalog: dict[str, Ladder] = {}
     if ladders_dir.is_dir():
         for path in sorted([*ladders_dir.glob("*.yaml"), *ladders_dir.glob("*.yml")]):
             try:
-                ladder = load_ladder(path)
-            except LadderError:
+                ladder = load_ladder(
+                    path, templates_dir=templates_dir, default_locale=default_locale
+                )
+            except LadderError as exc:
+                if skipped is not None:
+                    skipped.extend(exc.problems)
                 continue
             catalog[ladder.name] = ladder
     for path in extra_files:
-        ladder = load_ladder(path)
+        ladder = load_ladder(path, templates_dir=templates_dir, default_locale=default_locale)
         catalog[ladder.name] = ladder
     return catalog
 
@@ -197,8 +281,14 @@ def line_of(file: Path, path: tuple[int | str, ...]) -> int | None:
         root = yaml.compose(file.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
     except (OSError, yaml.YAMLError):
         return None
-    line = _key_line(root, path)
-    if line is None:
-        node, found = _node_at(root, path)
-        line = node.start_mark.line + 1 if node is not None and found else None
-    return line
+    return _line_in(root, path)
+
+
+def line_near(file: Path, path: tuple[int | str, ...]) -> int | None:
+    """`line_of`, or for a field the file leaves to its default the nearest line written (at
+    worst `jurisdiction:`, the field that makes a profile ask for it)."""
+    try:
+        root = yaml.compose(file.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    except (OSError, yaml.YAMLError):
+        return None
+    return _nearest_line(root, path)

@@ -22,8 +22,17 @@ from babel.numbers import get_currency_precision, list_currencies
 
 from activities.calendar import local_midnight
 from config.ladder import Ladder
+from intake.itemization import (
+    AMOUNT_COLUMN,
+    AMOUNT_COLUMNS,
+    DATE_COLUMN,
+    ITEMIZATION_COLUMNS,
+    ItemizationError,
+    build_itemization,
+)
+from intake.uk_regions import NATIONS, nation_for_postcode
 from intake.zones import ZoneError, candidate_zones
-from workflows.types import AccountInput, Debtor
+from workflows.types import AccountInput, Debtor, Itemization
 
 REQUIRED_COLUMNS = ("account_id", "name", "balance", "currency")
 KNOWN_COLUMNS = (
@@ -42,6 +51,8 @@ KNOWN_COLUMNS = (
     "days_past_due",
     "due_date",
     "ladder",
+    *ITEMIZATION_COLUMNS,
+    "region",  # GB: ENG, SCT, WLS or NIR, overriding the nation derived from the postcode
 )
 ACCOUNT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -61,18 +72,22 @@ def cell(row: Mapping[str, str | None], column: str) -> str | None:
     return value or None
 
 
-def parse_money(raw: str, currency: str) -> Decimal:
+def parse_money(
+    raw: str, currency: str, *, column: str = "balance", allow_zero: bool = False
+) -> Decimal:
+    """A decimal string in the currency's precision (extra zeros allowed) → Decimal; `column`
+    names the cell in the error, `allow_zero` admits 0 (an itemization's fees since, ...)."""
     if not AMOUNT.match(raw):
-        raise RowError(f"balance {raw!r} is not a decimal amount such as 120.50")
+        raise RowError(f"{column} {raw!r} is not a decimal amount such as 120.50")
     try:
         amount = Decimal(raw)
     except InvalidOperation:
-        raise RowError(f"balance {raw!r} is not a decimal amount") from None
+        raise RowError(f"{column} {raw!r} is not a decimal amount") from None
     places = get_currency_precision(currency)
     if -amount.as_tuple().exponent > places:  # type: ignore[operator]
-        raise RowError(f"balance {raw} has more than {places} decimals for {currency}")
-    if amount <= 0:
-        raise RowError("balance must be greater than 0")
+        raise RowError(f"{column} {raw} has more than {places} decimals for {currency}")
+    if amount < 0 or (amount == 0 and not allow_zero):
+        raise RowError(f"{column} must be greater than 0")
     return amount
 
 
@@ -129,6 +144,43 @@ def _phone(raw: str | None, country: str | None) -> phonenumbers.PhoneNumber | N
     if not phonenumbers.is_valid_number(number):
         raise RowError(f"phone {raw!r} is not a valid number")
     return number
+
+
+def _region(
+    row: Mapping[str, str | None], country: str | None, number: phonenumbers.PhoneNumber | None
+) -> str | None:
+    """GB only: the nation whose bank holidays apply (uk profile). The `region` column if given,
+    else from the postcode when the debtor is in GB (country GB, or a +44 number and no
+    country); None when unknown (every nation's bank holidays then apply)."""
+    raw = cell(row, "region")
+    if raw is not None:
+        region = raw.upper()
+        if region not in NATIONS:
+            raise RowError(f"region {raw!r} is not one of {', '.join(NATIONS)}")
+        if country is not None and country != "GB":
+            raise RowError(f"region {region} is for debtors in GB, not country {country}")
+        return region
+    in_gb = country == "GB" or (
+        country is None and number is not None and number.country_code == 44
+    )
+    return nation_for_postcode(cell(row, "postal_code")) if in_gb else None
+
+
+def _itemization(
+    row: Mapping[str, str | None], balance: Decimal, currency: str, today: date
+) -> Itemization:
+    """The validation notice's figures (intake/itemization.py has the rules)."""
+    figures: dict[str, Decimal] = {}
+    for column in AMOUNT_COLUMNS:
+        raw = cell(row, column)
+        if raw is not None:
+            figures[column] = parse_money(
+                raw, currency, column=column, allow_zero=column != AMOUNT_COLUMN
+            )
+    try:
+        return build_itemization(cell(row, DATE_COLUMN), figures, balance=balance, today=today)
+    except ItemizationError as exc:
+        raise RowError(str(exc)) from None
 
 
 def _due_at(row: Mapping[str, str | None], zone: str, now: datetime) -> datetime:
@@ -213,7 +265,9 @@ def build_account(
         country=country,
         locale=_locale(cell(row, "locale"), default_locale),
         zones=zones,
+        region=_region(row, country, number),
     )
+    today = now.astimezone(ZoneInfo(debtor.primary_zone)).date()
     return AccountInput(
         account_id=account_id,
         debtor=debtor,
@@ -221,4 +275,5 @@ def build_account(
         currency=currency,
         due_at=_due_at(row, debtor.primary_zone, now),
         ladder=ladder,
+        itemization=_itemization(row, balance, currency, today),
     )

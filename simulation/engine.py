@@ -25,6 +25,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.channels.outbox import MemoryOutbox
 from cli.ladder_commands import validate_files
+from config.compliance import citation
 from config.ladder_loader import LadderError, load_catalog, load_ladder
 from config.settings import Settings
 from connection.temporal import bundled_binary, register_search_attributes, stderr_runtime
@@ -146,6 +147,12 @@ def contact_entry(contact: ContactRecord, start: datetime, zone: ZoneInfo) -> di
     }
     if contact.outcome == "sent":
         entry["confirmed"] = contact.confirmed
+        if contact.validation_notice:
+            entry["validation_notice"] = True
+    elif contact.rule is not None:
+        # The compliance rule that suppressed it, and where the law says so.
+        entry["rule"] = contact.rule
+        entry["citation"] = citation(contact.rule)
     return entry
 
 
@@ -174,7 +181,12 @@ def load_inputs(
 ) -> tuple[list[tuple[int, AccountInput]], list[dict[str, Any]]]:
     try:
         ladder = load_ladder(request.ladder)
-        catalog = load_catalog(settings.ladders_dir)
+        # Other ladders the rows may name are held to their compliance profile too.
+        catalog = load_catalog(
+            settings.ladders_dir,
+            templates_dir=settings.templates_dir,
+            default_locale=settings.default_locale,
+        )
         catalog[ladder.name] = ladder
     except LadderError as exc:
         raise SimulationInputError(str(exc.problems[0])) from None

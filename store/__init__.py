@@ -7,7 +7,8 @@
 `sqlite:///PATH` (the default: one machine, nothing to install) or `postgresql://…` (several
 hosts). The interfaces and their semantics are in `store.protocols`; the one implementation
 of each, written once for both databases, in `store.repositories`; migrations in
-`store.schema` and `store/migrations/<dialect>/`.
+`store.schema` and `store/migrations/<dialect>/`; the audit trail (append-only, hash-chained,
+with erasable content-addressed contents) in `store.audit`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from store.audit import SqlAuditLog, record_hash
 from store.db import (
     Clock,
     Database,
@@ -27,8 +29,13 @@ from store.protocols import (
     SETTLED,
     AccountRecord,
     AccountRegistry,
+    AuditAppend,
+    AuditLog,
+    AuditRecord,
     CallScript,
     CallScriptStore,
+    ChainProblem,
+    ChainReport,
     EmailEvents,
     LedgerEntry,
     LedgerState,
@@ -37,6 +44,7 @@ from store.protocols import (
     Reservation,
     SendLedger,
     Store,
+    StoredContent,
     content_hash,
 )
 from store.repositories import (
@@ -61,8 +69,13 @@ __all__ = [
     "AccountRecord",
     "AccountRegistry",
     "AppliedMigration",
+    "AuditAppend",
+    "AuditLog",
+    "AuditRecord",
     "CallScript",
     "CallScriptStore",
+    "ChainProblem",
+    "ChainReport",
     "EmailEvents",
     "LedgerEntry",
     "LedgerState",
@@ -73,12 +86,15 @@ __all__ = [
     "RateLimits",
     "Reservation",
     "SendLedger",
+    "SqlAuditLog",
     "SqlStore",
     "Store",
     "StoreError",
+    "StoredContent",
     "content_hash",
     "mask_url",
     "open_store",
+    "record_hash",
     "store_status",
     "upgrade_store",
 ]
@@ -97,6 +113,7 @@ class SqlStore:
     email_events: SqlEmailEvents = field(init=False)
     rate_limits: SqlRateLimits = field(init=False)
     accounts: SqlAccounts = field(init=False)
+    audit: SqlAuditLog = field(init=False)
 
     def __post_init__(self) -> None:
         self.url = self.database.masked_url
@@ -106,6 +123,7 @@ class SqlStore:
         self.email_events = SqlEmailEvents(self.database)
         self.rate_limits = SqlRateLimits(self.database)
         self.accounts = SqlAccounts(self.database)
+        self.audit = SqlAuditLog(self.database, self.clock)
 
     def close(self) -> None:
         self.database.close()

@@ -106,6 +106,12 @@ class SendLedger(Protocol):
     def stuck(self, claimed_before: datetime) -> list[LedgerEntry]:
         """Pending or in_doubt rows claimed before the cutoff (housekeeping reports them)."""
 
+    def forget_recipients(self, prefix: str) -> int:
+        """Erasure (GDPR Art. 17): blank the recipient (a number, an address) of every row
+        whose key starts with `prefix` (a literal prefix, as `unsettled`: the workflow id
+        `dunning-<account_id>` names one account's rows). The rows stay, so a settled send is
+        still never repeated. Returns how many rows changed (0 on a second call)."""
+
 
 # ---- voicemail call scripts ------------------------------------------------------------
 
@@ -127,6 +133,10 @@ class CallScriptStore(Protocol):
     def get(self, token: str) -> CallScript | None: ...
 
     def prune(self, saved_before: datetime) -> int: ...
+
+    def forget_account(self, account_id: str) -> int:
+        """Erasure (GDPR Art. 17): delete the account's scripts (they hold the spoken text).
+        Returns how many were deleted."""
 
 
 # ---- SendGrid's `processed` events -----------------------------------------------------

@@ -145,6 +145,15 @@ class SqlSendLedger:
         ).fetchall()
         return [self._entry(row) for row in rows]
 
+    def forget_recipients(self, prefix: str) -> int:
+        # substr for a literal prefix, as `unsettled`; rows already blank are not counted.
+        cursor = self._db.execute(
+            "UPDATE sends SET recipient = '' WHERE substr(idempotency_key, 1, ?) = ? "
+            "AND recipient <> ''",
+            (len(prefix), prefix),
+        )
+        return cursor.rowcount
+
     def _entry(self, row: Any) -> LedgerEntry:
         read = self._db.dialect.read_time
         claimed_at = read(row[4])
@@ -201,6 +210,10 @@ class SqlCallScripts:
         cursor = self._db.execute(
             "DELETE FROM call_scripts WHERE saved_at < ?", (self._db.dialect.time(saved_before),)
         )
+        return cursor.rowcount
+
+    def forget_account(self, account_id: str) -> int:
+        cursor = self._db.execute("DELETE FROM call_scripts WHERE account_id = ?", (account_id,))
         return cursor.rowcount
 
 

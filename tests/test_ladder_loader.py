@@ -127,9 +127,16 @@ def test_messages_lists_steps_fallbacks_and_policy_messages():
     assert ("promise.broken", Channel.SMS, "promise-broken") in messages
     assert ("plan.reminder", Channel.EMAIL, "installment-reminder") in messages
     assert ("plan.missed", Channel.SMS, "installment-missed") in messages
+    # A us ladder can send the dispute verification letter (12 CFR 1006.38).
+    assert ("dispute.verification", Channel.LETTER, "verification") in messages
     # The handoff sends nothing.
     assert not any(where == "steps.handoff" for where, _, _ in messages)
-    assert len(messages) == 5 + 2 + 4
+    assert len(messages) == 5 + 2 + 4 + 1
+
+
+def test_only_a_profile_with_dispute_verification_lists_the_verification_letter():
+    ladder = parse_ladder(TEXT.replace("jurisdiction: us ", "jurisdiction: eu "), X)
+    assert not any(where == "dispute.verification" for where, _, _ in ladder.messages())
 
 
 def test_parsed_ladder_is_frozen():

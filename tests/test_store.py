@@ -30,7 +30,7 @@ from store.schema import available_migrations
 from tests.postgres_server import PASSWORD
 
 T0 = datetime(2038, 1, 4, 6, 0, tzinfo=UTC)
-ALL_MIGRATIONS = ["0001_initial", "0002_send_recipient"]
+ALL_MIGRATIONS = ["0001_initial", "0002_send_recipient", "0003_audit"]
 
 
 class Clock:
@@ -318,7 +318,7 @@ def test_the_recipient_migration_keeps_the_rows_claimed_before_it(url: str) -> N
         )
     finally:
         database.close()
-    assert [m.label for m in upgrade_store(url)] == ["0002_send_recipient"]
+    assert [m.label for m in upgrade_store(url)] == ALL_MIGRATIONS[1:]
     with open_store(url, migrate=False) as store:
         [entry] = store.ledger.unsettled("wf/s/")
         assert (entry.key, entry.state, entry.recipient) == ("wf/s/sms/1", "in_doubt", "")

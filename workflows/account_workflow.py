@@ -25,6 +25,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from config.ladder import Channel, Step
     from workflows.account import (
+        audit,
         calls,
         contact_policy,
         contacts,
@@ -65,6 +66,11 @@ CALL_CAP = "call-cap"
 # close with a local activity. One patch, not a version in the input: a patch replays right on
 # any mix of old and new workers during a rolling deploy.
 LEAN_RULES = "lean-rules"
+# Issue 12, asked first: compliance profiles (caps, validation notice, verification, breathing
+# space) and the audit trail. Accounts started since also run by every patch above; the answer
+# is kept in the state (`state.compliance`) so the pure rules can read it, and an older account
+# takes it up at its next continue-as-new.
+COMPLIANCE = "compliance-profiles"
 
 
 @workflow.defn(name="DunningAccount")
@@ -88,6 +94,9 @@ class AccountWorkflow:
     @workflow.run
     async def run(self, input: AccountInput) -> AccountView:
         # First, so the rules an account runs by are decided in its first task.
+        if self._compliance():
+            self.state.compliance = True
+            audit.opened(self.state, input, workflow.info().workflow_id, workflow.now())
         self._lean()
         self._rules()
         self._send_faults()
@@ -101,8 +110,7 @@ class AccountWorkflow:
         while not self.state.status.is_final:
             if self._history_is_long():
                 await workflow.wait_condition(workflow.all_handlers_finished)
-                self._publisher.flush()
-                workflow.continue_as_new(input.model_copy(update={"state": self.state}))
+                await self._continue_as_new()
             seen = self._changes
             action = self._next_action()
             if action is None:
@@ -126,6 +134,9 @@ class AccountWorkflow:
         self._set_next_contact(None)
         if self._send_faults():
             await self._record_closed()
+        if self.state.compliance:
+            audit.closed(self.state, workflow.now())
+            await self._flush_audit()
         self._publisher.flush()
         self._loop_ended = True
         with contextlib.suppress(TimeoutError):
@@ -170,7 +181,7 @@ class AccountWorkflow:
             case SendPending(step=step):
                 message = next(m for m in self.state.pending if m.step == step)
                 if await self._contact(contacts.pending_contact(message)):
-                    self.state = deadlines.pending_sent(self.state, step)
+                    self.state = deadlines.pending_sent(self.state, step, workflow.now())
             case _:
                 await self._run_steps(action.do.steps)
 
@@ -215,6 +226,7 @@ class AccountWorkflow:
                 channel,
                 workflow.now(),
                 call_cap_in_force=lambda: self._lean() or workflow.patched(CALL_CAP),
+                step=contact.step,
             )
             outcome = (
                 await self._send(contact, channel)
@@ -265,6 +277,7 @@ class AccountWorkflow:
         delay = at - workflow.now()
         if delay <= timedelta(0):
             return True
+        await self._flush_audit()
         self._publisher.flush()
         try:
             await workflow.wait_condition(
@@ -275,6 +288,7 @@ class AccountWorkflow:
         return False
 
     async def _wait_for_change(self, seen: int) -> None:
+        await self._flush_audit()
         self._publisher.flush()
         await workflow.wait_condition(lambda: self._changes != seen)
 
@@ -295,7 +309,33 @@ class AccountWorkflow:
 
     def _lean(self) -> bool:
         """True for accounts started since issue 11 (the SDK remembers the answer per run)."""
-        return workflow.patched(LEAN_RULES)
+        return self._compliance() or workflow.patched(LEAN_RULES)
+
+    def _compliance(self) -> bool:
+        """True for runs started since issue 12 (then also `state.compliance`)."""
+        return workflow.patched(COMPLIANCE)
+
+    # ---- the audit trail -------------------------------------------------------------------
+
+    async def _flush_audit(self) -> None:
+        """Write the records not yet in the audit store (one local activity, only when there
+        are some). Events applied meanwhile stay for the next flush."""
+        if not self.state.compliance:
+            return
+        pending = audit.batch(self.state, self.input, workflow.info().workflow_id)
+        if pending is None:
+            return
+        request, done = pending
+        await calls.record_audit(request)
+        audit.written(self.state, done)
+
+    async def _continue_as_new(self) -> None:
+        if self.state.compliance:
+            audit.continued(self.state, workflow.now())
+            await self._flush_audit()
+            audit.trimmed(self.state)
+        self._publisher.flush()
+        workflow.continue_as_new(self.input.model_copy(update={"state": self.state}))
 
     # ---- events --------------------------------------------------------------------------------
 
@@ -315,7 +355,9 @@ class AccountWorkflow:
             self._changes += 1
             self._publish()
             if self._loop_ended:
-                self._publisher.flush()  # the ladder loop no longer flushes for us
+                # The ladder loop no longer flushes for us.
+                await self._flush_audit()
+                self._publisher.flush()
             return result
 
     @apply_event.validator

@@ -331,6 +331,9 @@ class AccountState(BaseModel):
     send_rounds: dict[str, int] = Field(default_factory=dict)
     retry_not_before: AwareDatetime | None = None
     retrying: dict[str, RetryingSend] = Field(default_factory=dict)  # by step
+    # True for accounts run by issue 12's compliance rules (set once, at the first task, from
+    # the workflow's patch): the pure rules read it here.
+    compliance: bool = False
     # Compliance (issue 12): the last 7 days' texts and sent contacts (the caps), the
     # validation notice (us), a dispute's verification, a breathing space (uk).
     text_attempts: list[AwareDatetime] = Field(default_factory=list)
@@ -342,8 +345,13 @@ class AccountState(BaseModel):
     breathing_space_until: AwareDatetime | None = None
     # Audit entries decided by the workflow and not yet written (flushed by an activity).
     audit_pending: list[AuditEntry] = Field(default_factory=list)
+    audit_started: bool = False  # the `opened` record is written (or pending)
     audited_contacts: int = 0  # how many of `contacts` are in the audit store
     audited_events: int = 0
+    # Records dropped from `contacts` / `events` at continue-as-new once audited (the audit
+    # store has them all): keeps the carried state bounded and the audit keys stable.
+    contacts_trimmed: int = 0
+    events_trimmed: int = 0
 
 
 class AccountInput(BaseModel):

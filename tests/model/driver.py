@@ -22,8 +22,17 @@ from activities.calendar import (
     scheduled_dates,
     window_end,
 )
+from activities.validation_notice import validation_period_end
 from config.ladder import Channel
-from workflows.account import clock, contact_policy, contacts, deadlines, journal, outage
+from workflows.account import (
+    clock,
+    compliance,
+    contact_policy,
+    contacts,
+    deadlines,
+    journal,
+    outage,
+)
 from workflows.account.actions import Action, Contact, Fire, GiveUp, SendPending, SendReminder
 from workflows.account.apply import Answer, ScheduleNeeded, apply, needs_schedule
 from workflows.account.events import Event, MalformedEvent, Reply, typed_event
@@ -69,6 +78,7 @@ class Facts:
     opted_out: set[Channel] = field(default_factory=set)
     undeliverable: set[Channel] = field(default_factory=set)
     conversations: list[datetime] = field(default_factory=list)
+    breathing_space_until: datetime | None = None
 
 
 @dataclass
@@ -82,9 +92,11 @@ class Driver:
     answers: list[Answer] = field(default_factory=list)
     facts: Facts = field(default_factory=Facts)
     violations: list[str] = field(default_factory=list)
+    compliance: bool = True  # the current rules (issue 12), as the workflow sets them
 
     def __post_init__(self) -> None:
         self.state = opening_state(self.account, self.now)
+        self.state.compliance = self.compliance
 
     # ---- the loop --------------------------------------------------------------------------
 
@@ -142,7 +154,7 @@ class Driver:
             case SendPending(step=step):
                 message = next(m for m in self.state.pending if m.step == step)
                 if self.contact(contacts.pending_contact(message), None):
-                    self.state = deadlines.pending_sent(self.state, step)
+                    self.state = deadlines.pending_sent(self.state, step, self.now)
             case _:
                 for step in (self.account.ladder.step(s) for s in action.do.steps):
                     if step.is_handoff:
@@ -158,12 +170,14 @@ class Driver:
         channel, fallback_for = outage.resume(self.state, contact)
         later_round = contact.step in self.state.retrying  # not the fallback tried at once
         while True:
-            verdict = contact_policy.check(self.state, self.account, channel, self.now)
+            verdict = contact_policy.check(
+                self.state, self.account, channel, self.now, step=contact.step
+            )
             outcome: contacts.Outcome
             if verdict.allowed:
                 key = contacts.idempotency_key(WORKFLOW_ID, self.state, contact.step, channel)
                 tried_at = self.now
-                outcome = self.outcome(channel) or contacts.Sent(self.now, "en", "m")
+                outcome = self.outcome(channel) or self.sent_now(channel)
                 if isinstance(outcome, contacts.Deferred):
                     outcome = self.deferred()
                 self.attempts.append(
@@ -210,6 +224,16 @@ class Driver:
             if then.kind != "fallback" or then.channel is None:
                 return then.kind == "done"
             channel, fallback_for = then.channel, contact.channel
+
+    def sent_now(self, channel: Channel) -> contacts.Sent:
+        """What the send activity answers: the first email or letter of a us account carries
+        the validation notice (the activity computes the period's end)."""
+        if not compliance.carries_notice(self.state, self.account, channel):
+            return contacts.Sent(self.now, "en", "m")
+        ends = validation_period_end(self.local(self.now).date())
+        return contacts.Sent(
+            self.now, "en", "m", validation_notice=True, validation_period_ends=ends
+        )
 
     def check_deferred(self, step: str, before: AccountState) -> None:
         """A deferred send records no contact and does not use up its send round."""
@@ -303,6 +327,10 @@ class Driver:
             self.facts.undeliverable.add(event.channel)  # type: ignore[union-attr]
         elif kind == "conversation":
             self.facts.conversations.append(self.now)
+        elif kind == "breathing_space":
+            self.facts.breathing_space_until = self.now + timedelta(days=event.days)  # type: ignore[union-attr]
+        elif kind == "breathing_space_end":
+            self.facts.breathing_space_until = None
 
     # ---- what the invariants read ------------------------------------------------------------
 
@@ -324,6 +352,7 @@ class Driver:
             problems.append("on an opted-out or undeliverable channel")
         if debtor.address_for(channel) is None:
             problems.append("with no address")
+        problems.extend(self.compliance_problems(step, channel))
         if channel == Channel.VOICEMAIL:
             week = now - timedelta(days=7)
             calls = [s for s in self.sent if s.channel == Channel.VOICEMAIL and s.at > week]
@@ -337,6 +366,26 @@ class Driver:
             if self.local(now).replace(tzinfo=None) < earliest:
                 problems.append(f"before the local start of ladder day {ladder_day}")
         self.violations.extend(f"{step} by {channel.value} at {now}: {p}" for p in problems)
+
+    def compliance_problems(self, step: str, channel: Channel) -> list[str]:
+        """The profile's caps and the breathing space, counted from what was sent."""
+        if not self.compliance:
+            return []
+        now, problems = self.now, []
+        if self.facts.breathing_space_until is not None and now < self.facts.breathing_space_until:
+            problems.append("during a breathing space")
+        if compliance.is_verification(step):
+            return problems  # owed to the debtor: no cap holds it back
+        week = now - timedelta(days=7)
+        recent = [s for s in self.sent if s.at > week]
+        texts = compliance.text_cap(self.account)
+        sms_sent = [s for s in recent if s.channel == Channel.SMS]
+        if channel == Channel.SMS and texts is not None and len(sms_sent) >= texts:
+            problems.append("over the text cap")
+        contacts_cap = compliance.contact_cap(self.account)
+        if contacts_cap is not None and len(recent) >= contacts_cap:
+            problems.append("over the contact cap")
+        return problems
 
     def local(self, moment: datetime) -> datetime:
         return moment.astimezone(ZoneInfo(self.account.debtor.zones[0]))

@@ -9,13 +9,17 @@ look up, and `apply` takes the answer.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from workflows.account import compliance, respite
 from workflows.account import transitions as t
+from workflows.account.answers import Answer, refused
 from workflows.account.events import (
     Bankruptcy,
+    BreathingSpace,
+    BreathingSpaceEnd,
     Cease,
     Conversation,
     Deceased,
@@ -42,16 +46,7 @@ from workflows.types import (
     SuppressReason,
 )
 
-
-@dataclass(frozen=True)
-class Answer:
-    accepted: bool = True
-    reason: str | None = None
-    detail: dict[str, str] = field(default_factory=dict)
-
-
-def refused(reason: str) -> Answer:
-    return Answer(False, reason)
+__all__ = ["Answer", "ScheduleNeeded", "apply", "needs_schedule", "refused"]
 
 
 @dataclass(frozen=True)
@@ -69,6 +64,10 @@ def needs_schedule(
     """Before any look-up: a refusal, the dates to look up, or None (apply at once)."""
     if state.status.is_final:
         return refused(f"account is closed ({state.status.value})")
+    if isinstance(event, Promise | Plan | Hold | Resume):
+        in_respite = respite.refusal(state)
+        if in_respite is not None:
+            return in_respite
     if isinstance(event, Promise):
         return _promise_precheck(state, account, event)
     if isinstance(event, Plan):
@@ -273,7 +272,9 @@ def _dispute(
     state.pending = []
     state.hold_until = None
     t.pause(state, now, Status.DISPUTED)
-    return Answer(detail={"reason": event.reason or ""})
+    return Answer(
+        detail={"reason": event.reason or "", **compliance.dispute_opened(state, account, now)}
+    )
 
 
 def _dispute_resolved(
@@ -283,8 +284,13 @@ def _dispute_resolved(
         return refused("the account is not disputed")
     if event.outcome == "upheld":
         t.close(state, now, Status.CLOSED)
+    elif state.verification_owed:
+        why = compliance.queue_verification(state, account)
+        if why is not None:
+            return refused(why)
+        return Answer(detail={"outcome": event.outcome, "verification": "queued"})
     else:
-        t.resume_ladder(state, now)
+        compliance.resume(state, now)
     return Answer(detail={"outcome": event.outcome})
 
 
@@ -375,4 +381,6 @@ _HANDLERS = {
     Hold: _hold,
     Resume: _resume,
     Reply: _reply,
+    BreathingSpace: respite.start,
+    BreathingSpaceEnd: respite.end,
 }

@@ -31,6 +31,7 @@ from workflows.activity_options import (
     WINDOW_LOOKUP_TIMEOUT,
 )
 from workflows.activity_types import (
+    AuditBatch,
     ClosedAccount,
     HandoffRequest,
     ReplyClassification,
@@ -80,7 +81,14 @@ async def send_message(request: SendRequest, summary: str) -> contacts.Outcome:
             workflow.logger.error("%s: %s", summary, err.cause)
         return contacts.not_sent(error_type(err), window_end(err))
     return contacts.Sent(
-        receipt.sent_at, receipt.locale, receipt.message_id, receipt.deadline, receipt.confirmed
+        receipt.sent_at,
+        receipt.locale,
+        receipt.message_id,
+        receipt.deadline,
+        receipt.confirmed,
+        receipt.content,
+        receipt.validation_notice,
+        receipt.validation_period_ends,
     )
 
 
@@ -115,20 +123,29 @@ async def classify_reply(request: ReplyRequest) -> ReplyClassification:
 
 
 async def record_account_closed(request: ClosedAccount, *, local_first: bool) -> None:
+    await _record("record_account_closed", request, "record the account closed", local_first)
+
+
+async def record_audit(batch: AuditBatch) -> None:
+    """Append the workflow's audit records (issue 12): local first, as the close record."""
+    await _record("record_audit", batch, "write the audit records", local_first=True)
+
+
+async def _record(name: str, request: object, summary: str, local_first: bool) -> None:
     if local_first:
         try:
             await workflow.execute_local_activity(
-                "record_account_closed",
+                name,
                 request,
                 start_to_close_timeout=CLOSE_LOCAL_ATTEMPT,
                 schedule_to_close_timeout=CLOSE_LOCAL_BUDGET,
             )
             return
         except (ActivityError, ApplicationError):  # as next_open_moment: either may arrive
-            workflow.logger.warning("recording the close locally failed; retrying as an activity")
+            workflow.logger.warning("%s: failed locally; retrying as an activity", name)
     await workflow.execute_activity(
-        "record_account_closed",
+        name,
         request,
         start_to_close_timeout=timedelta(minutes=1),
-        summary="record the account closed",
+        summary=summary,
     )

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from config.ladder import Channel
+from workflows.account import compliance
 from workflows.types import AccountInput, AccountState, Status, SuppressReason
 
 # Regulation F (12 CFR 1006.14(b)): at most 7 calls in 7 days, none within 7 days after a
@@ -53,17 +54,25 @@ def check(
     now: datetime,
     *,
     call_cap_in_force: Callable[[], bool] = lambda: True,
+    step: str = "",
 ) -> Verdict:
-    """Cease, dispute, an unusable channel, no address, the call cap: the first that applies.
+    """Cease, a breathing space, dispute, an unusable channel, no address, the caps on calls,
+    texts and contacts, a text before the validation notice: the first that applies.
 
     `call_cap_in_force` is asked only when the cap is about to decide: accounts recorded before
-    the cap existed answer False there and replay as they ran.
+    the cap existed answer False there and replay as they ran. The compliance rules apply only
+    to accounts run by them (`state.compliance`). `step`: a dispute's verification letter is
+    the one contact a disputed account gets (12 CFR 1006.38).
     """
+    # The verification letter is owed to the debtor: no cap holds it back.
+    verification = state.compliance and compliance.is_verification(step)
     if state.status.is_final:
         return Verdict(state.status.value)
     if state.contact_ceased:
         return Verdict(SuppressReason.CEASED)
-    if state.status == Status.DISPUTED:
+    if state.compliance and compliance.in_breathing_space(state, now):
+        return Verdict(SuppressReason.BREATHING_SPACE)
+    if state.status == Status.DISPUTED and not verification:
         return Verdict(SuppressReason.DISPUTED)
     if channel.value in state.unusable_channels:
         return Verdict(state.unusable_channels[channel.value])
@@ -71,4 +80,12 @@ def check(
         return Verdict(SuppressReason.NO_ADDRESS)
     if channel == Channel.VOICEMAIL and call_cap_in_force() and call_capped(state, now):
         return Verdict(SuppressReason.CALL_CAP)
+    if verification:
+        return ALLOWED
+    if channel == Channel.SMS and compliance.text_capped(state, account, now):
+        return Verdict(SuppressReason.TEXT_CAP)
+    if compliance.contact_capped(state, account, now):
+        return Verdict(SuppressReason.CONTACT_CAP)
+    if state.compliance and compliance.text_before_notice(state, account, channel, now):
+        return Verdict(SuppressReason.VALIDATION_NOTICE_FIRST)
     return ALLOWED

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Literal
 
+from config.compliance import rule_for_reason
 from config.ladder import Channel
-from workflows.account import clock, deadlines, outage
+from workflows.account import clock, compliance, deadlines, outage
 from workflows.account.actions import Contact, pending_contact, step_contact
 from workflows.account.contact_policy import calls_in_period
 from workflows.types import (
@@ -37,6 +38,9 @@ class Sent:
     message_id: str
     deadline: date | None = None
     confirmed: bool = True  # False: treated as sent, the provider's acceptance unconfirmed
+    content: str | None = None  # the rendered message's sha256 in the audit store
+    validation_notice: bool = False  # it carried the us validation notice
+    validation_period_ends: date | None = None
 
 
 @dataclass(frozen=True)
@@ -224,7 +228,7 @@ def give_up(
         state.next_step_index += 1
         return state
     if any(message.step == contact.step for message in state.pending):
-        return deadlines.pending_sent(state, contact.step)
+        return deadlines.pending_sent(state, contact.step, now)
     return deadlines.reminder_sent(state, contact.step)
 
 
@@ -239,6 +243,9 @@ def _record_sent(
     if channel == Channel.VOICEMAIL:
         # Only the calls that count toward the cap are kept: the state stays small.
         state.call_attempts = [*calls_in_period(state, sent.sent_at), sent.sent_at]
+    compliance.count_sent(state, channel, sent.sent_at)
+    if sent.validation_notice:
+        compliance.notice_sent(state, sent.sent_at, sent.validation_period_ends)
     state.contacts.append(
         ContactRecord(
             at=sent.sent_at,
@@ -252,6 +259,8 @@ def _record_sent(
             deadline=sent.deadline,
             fallback_for=fallback_for,
             confirmed=sent.confirmed,
+            content=sent.content,
+            validation_notice=sent.validation_notice,
         )
     )
 
@@ -274,6 +283,7 @@ def record_suppressed(
             outcome="suppressed",
             reason=str(reason),
             fallback_for=fallback_for,
+            rule=rule_for_reason(str(reason)),
         )
     )
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from config.ladder import MessageRef
+from workflows.account import compliance, respite
 from workflows.account import transitions as t
 from workflows.account.actions import Fire
 from workflows.account.next_action import installment_details, pending_installment
@@ -21,7 +22,9 @@ def fire(
     plan_ends_without_installments: bool = True,
 ) -> AccountState:
     state = state.model_copy(deep=True)
-    if timer.kind == "hold_ended":
+    if timer.kind == "hold_ended" and respite.ended(state, now):
+        pass
+    elif timer.kind == "hold_ended":
         state.hold_until = None
         t.milestone(state, now, "hold_ended")
         t.resume_ladder(state, now)
@@ -121,7 +124,12 @@ def reminder_sent(state: AccountState, step: str) -> AccountState:
     return state
 
 
-def pending_sent(state: AccountState, step: str) -> AccountState:
+def pending_sent(state: AccountState, step: str, now: datetime | None = None) -> AccountState:
+    """The pending message went (or was suppressed): it leaves the queue. A dispute's
+    verification letter also decides whether collection resumes (only once it was sent)."""
     state = state.model_copy(deep=True)
     state.pending = [message for message in state.pending if message.step != step]
+    if now is not None and compliance.is_verification(step):
+        sent = any(c.step == step and c.outcome == "sent" for c in state.contacts)
+        compliance.verification_done(state, step, sent, now)
     return state

@@ -124,6 +124,18 @@ class Conversation(_Event):
     type: Literal["conversation"]
 
 
+class BreathingSpace(_Event):
+    """uk Debt Respite Scheme: no contact and the ladder clock stopped for `days` (60 for a
+    standard breathing space; a mental health crisis one lasts until ended by event)."""
+
+    type: Literal["breathing_space"]
+    days: Annotated[int, Field(ge=1, le=MAX_DAYS)] = 60
+
+
+class BreathingSpaceEnd(_Event):
+    type: Literal["breathing_space_end"]
+
+
 Event = Annotated[
     Payment
     | Promise
@@ -138,7 +150,9 @@ Event = Annotated[
     | Resume
     | DeliveryFailed
     | Reply
-    | Conversation,
+    | Conversation
+    | BreathingSpace
+    | BreathingSpaceEnd,
     Field(discriminator="type"),
 ]
 _EVENT = TypeAdapter(Event)

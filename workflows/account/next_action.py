@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from workflows.account import clock, outage
+from workflows.account import clock, compliance, outage
 from workflows.account.actions import (
     Action,
     Contact,
@@ -35,7 +35,9 @@ def next_action(
     """None for a closed account or a disputed one (which waits for its resolution); the
     property tests check that no other state ever answers None. `send_faults=False` for
     accounts started before issue 10's rules (a late reminder then went without a window)."""
-    if state.status.is_final or state.status == Status.DISPUTED:
+    if state.status.is_final:
+        return None
+    if state.status == Status.DISPUTED and not compliance.waiting_for_verification(state):
         return None
     if state.pending:
         message = state.pending[0]

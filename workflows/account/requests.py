@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from config.ladder import Channel
-from workflows.account import contacts, view
+from workflows.account import compliance, contacts, view
 from workflows.account.actions import Action, Contact
 from workflows.account.apply import ScheduleNeeded
 from workflows.account.events import Reply
@@ -35,7 +35,19 @@ def window(action: Action, state: AccountState, account: AccountInput) -> Window
         window=account.ladder.contact_window,
         holidays=account.ladder.holidays,
         ladder_day=ladder_day,
+        **calendar_rules(account),
     )
+
+
+def calendar_rules(account: AccountInput) -> dict[str, object]:
+    """The profile's calendar (uk: Sundays and the debtor's bank holidays closed)."""
+    return {
+        "jurisdiction": account.ladder.jurisdiction.value,
+        "region": account.debtor.region,
+        "sunday_and_bank_holiday_contact": (
+            account.ladder.compliance.sunday_and_bank_holiday_contact
+        ),
+    }
 
 
 def schedule(need: ScheduleNeeded, account: AccountInput, now: datetime) -> ScheduleRequest:
@@ -47,6 +59,7 @@ def schedule(need: ScheduleNeeded, account: AccountInput, now: datetime) -> Sche
         grace_days=need.grace_days,
         days_before=need.days_before,
         items=need.items,
+        **calendar_rules(account),
     )
 
 
@@ -68,6 +81,11 @@ def send(
         channel=channel,
         template=contact.template,
         deadline_days=contact.deadline_days,
+        validation_notice=compliance.carries_notice(state, account, channel),
+        itemization=account.itemization,
+        ladder_version=account.ladder.version,
+        audit=state.compliance,
+        workflow_id=workflow_id,
         **contact.details,
     )
 

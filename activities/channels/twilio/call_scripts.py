@@ -31,3 +31,9 @@ class MemoryCallScripts:
 
     def prune(self, saved_before: datetime) -> int:
         return 0  # no save time is kept: a test's scripts live as long as the test
+
+    def forget_account(self, account_id: str) -> int:
+        tokens = [t for t, script in self.scripts.items() if script.account_id == account_id]
+        for token in tokens:
+            del self.scripts[token]
+        return len(tokens)
