@@ -23,6 +23,7 @@ from workflows.activity_types import (
     ScheduleAnswer,
     ScheduledDate,
     ScheduleRequest,
+    SendRequest,
     WindowRequest,
 )
 
@@ -79,12 +80,14 @@ def contact_calendar(
     return ContactCalendar((*codes, *extra), frozenset({SUNDAY}))
 
 
-def request_calendar(request: WindowRequest | ScheduleRequest) -> ContactCalendar:
-    """The calendar a window or schedule request asks for (its profile fields included)."""
+def request_calendar(request: WindowRequest | ScheduleRequest | SendRequest) -> ContactCalendar:
+    """The calendar a request asks for (its profile fields included). A send request carries
+    the debtor, whose region it uses."""
+    region = request.debtor.region if isinstance(request, SendRequest) else request.region
     return contact_calendar(
         request.holidays,
         request.jurisdiction,
-        request.region,
+        region,
         request.sunday_and_bank_holiday_contact,
     )
 

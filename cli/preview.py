@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.text import Text
 
-from activities.account_activities import message_facts
+from activities.outgoing import message_facts
 from activities.render import RenderError
 from cli.account_commands import load_accounts
 from config.ladder import Channel, Ladder

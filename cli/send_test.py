@@ -18,8 +18,8 @@ import phonenumbers
 from rich.console import Console
 from temporalio.exceptions import ApplicationError
 
-from activities.account_activities import outgoing_message
 from activities.channels.base import TransportError
+from activities.outgoing import outgoing_message
 from cli.preview import message_of
 from config.ladder import Channel
 from config.ladder_loader import LadderError, find_ladder, load_ladder

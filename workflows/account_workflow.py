@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
         deadlines,
         journal,
         outage,
+        patches,
         requests,
         view,
     )
@@ -39,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.account.apply import Answer, ScheduleNeeded, apply, needs_schedule
     from workflows.account.events import Event, MalformedEvent, Reply, typed_event
     from workflows.account.next_action import next_action
+    from workflows.account.patches import COMPLIANCE, LEAN_RULES
     from workflows.account.publishing import Publisher
     from workflows.account.replies import reply_answer, reply_meaning
     from workflows.account.transitions import opening_state
@@ -53,24 +55,7 @@ with workflow.unsafe.imports_passed_through():
 
 # A closed account stays open this long to refuse (and record) late events, then completes.
 CLOSED_LINGER = timedelta(days=7)
-# Accounts started before the account model: they keep the rules they ran with until their
-# next continue-as-new (see README, "Changing the workflow").
-MODEL_RULES = "account-model"
-# Issue 10: a send the window closed on is deferred (same key), an outage is retried until the
-# next step's moment, closed accounts are recorded. Older accounts keep the rules of before.
-SEND_FAULTS = "send-faults"
-CALL_CAP = "call-cap"
-# Issue 11, asked first: an account started since runs by every patch above without asking
-# them (each asked patch is a marker and a TemporalChangeVersion upsert in every history),
-# upserts its search attributes once a task (workflows/account/publishing.py) and records its
-# close with a local activity. One patch, not a version in the input: a patch replays right on
-# any mix of old and new workers during a rolling deploy.
-LEAN_RULES = "lean-rules"
-# Issue 12, asked first: compliance profiles (caps, validation notice, verification, breathing
-# space) and the audit trail. Accounts started since also run by every patch above; the answer
-# is kept in the state (`state.compliance`) so the pure rules can read it, and an older account
-# takes it up at its next continue-as-new.
-COMPLIANCE = "compliance-profiles"
+__all__ = ["CLOSED_LINGER", "COMPLIANCE", "LEAN_RULES", "AccountWorkflow"]
 
 
 @workflow.defn(name="DunningAccount")
@@ -225,7 +210,7 @@ class AccountWorkflow:
                 self.input,
                 channel,
                 workflow.now(),
-                call_cap_in_force=lambda: self._lean() or workflow.patched(CALL_CAP),
+                call_cap_in_force=patches.call_cap,
                 step=contact.step,
             )
             outcome = (
@@ -299,21 +284,11 @@ class AccountWorkflow:
             or info.is_continue_as_new_suggested()
         )
 
-    def _rules(self) -> bool:
-        """True for accounts run by the account model's rules (all but older running ones)."""
-        return self._lean() or workflow.patched(MODEL_RULES)
-
-    def _send_faults(self) -> bool:
-        """True for accounts run by issue 10's send rules (all but older running ones)."""
-        return self._lean() or workflow.patched(SEND_FAULTS)
-
-    def _lean(self) -> bool:
-        """True for accounts started since issue 11 (the SDK remembers the answer per run)."""
-        return self._compliance() or workflow.patched(LEAN_RULES)
-
-    def _compliance(self) -> bool:
-        """True for runs started since issue 12 (then also `state.compliance`)."""
-        return workflow.patched(COMPLIANCE)
+    # The rules this run goes by (workflows/account/patches.py).
+    _rules = staticmethod(patches.model_rules)
+    _send_faults = staticmethod(patches.send_faults)
+    _lean = staticmethod(patches.lean)
+    _compliance = staticmethod(patches.compliance)
 
     # ---- the audit trail -------------------------------------------------------------------
 

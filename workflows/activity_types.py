@@ -122,6 +122,7 @@ class SendRequest(MessageDetails):
     # Write the audit record of this attempt (sent / unconfirmed, with its content).
     audit: bool = False
     workflow_id: str = ""
+    sunday_and_bank_holiday_contact: bool = False  # uk: as WindowRequest
 
 
 class SendReceipt(BaseModel):
@@ -200,6 +201,7 @@ def send_request(
         ladder=account.ladder.name,
         window=account.ladder.contact_window,
         holidays=account.ladder.holidays,
+        sunday_and_bank_holiday_contact=account.ladder.compliance.sunday_and_bank_holiday_contact,
         deadline_days=deadline_days,
         **message_fields,  # type: ignore[arg-type]
     )
