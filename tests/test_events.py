@@ -336,8 +336,10 @@ async def test_a_dispute_stops_all_contact_until_validated(harness: Harness):
     assert during.status == Status.DISPUTED
     assert steps(during) == ["courtesy-email:email:sent"]
     assert after.status == Status.ACTIVE
-    # Ladder day stood still for 28 days: the SMS of day 5 comes after the dispute.
-    assert steps(after)[1] == "sms-reminder:sms:sent"
+    # A us ladder and a dispute within the validation period: the verification letter goes
+    # first (12 CFR 1006.38), then the ladder resumes. Ladder day stood still for 28 days: the
+    # SMS of day 5 comes after the dispute.
+    assert steps(after)[1:3] == ["dispute-1-verification:letter:sent", "sms-reminder:sms:sent"]
     assert after.contacts[1].at > MONDAY + 30 * DAY
 
 
