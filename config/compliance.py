@@ -15,6 +15,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from config.ladder import Ladder
 
 
 class RuleId(StrEnum):
@@ -212,6 +216,18 @@ PROFILES: dict[str, Profile] = {
 
 def profile(name: str) -> Profile:
     return PROFILES[str(name)]
+
+
+def text_cap(ladder: Ladder) -> int | None:
+    """Texts allowed in any 7 days: the ladder's own cap, else its profile's default (us 3)."""
+    limits = ladder.compliance
+    return limits.texts_per_7_days or profile(ladder.jurisdiction.value).texts_per_7_days
+
+
+def contact_cap(ladder: Ladder) -> int | None:
+    """Contacts allowed in any 7 days: the ladder's own cap, else its profile's (uk 3)."""
+    limits = ladder.compliance
+    return limits.contacts_per_7_days or profile(ladder.jurisdiction.value).contacts_per_7_days
 
 
 def citation(rule: RuleId | str) -> str:

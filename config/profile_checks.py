@@ -25,7 +25,7 @@ from pathlib import Path
 
 from jinja2 import Environment, TemplateSyntaxError, meta
 
-from config.compliance import RULES, RuleId, profile
+from config.compliance import RULES, RuleId, contact_cap, profile, text_cap
 from config.ladder import Channel, Ladder, Step
 
 # As activities/render.py names template files (not imported: it pulls in Babel and jinja's
@@ -120,18 +120,6 @@ class TemplateReferences:
             if variable not in variables:
                 missing.append(name)
         return missing
-
-
-def text_cap(ladder: Ladder) -> int | None:
-    """Texts allowed in any 7 days: the ladder's own cap, else its profile's default (us 3)."""
-    limits = ladder.compliance
-    return limits.texts_per_7_days or profile(ladder.jurisdiction.value).texts_per_7_days
-
-
-def contact_cap(ladder: Ladder) -> int | None:
-    """Contacts allowed in any 7 days: the ladder's own cap, else its profile's (uk 3)."""
-    limits = ladder.compliance
-    return limits.contacts_per_7_days or profile(ladder.jurisdiction.value).contacts_per_7_days
 
 
 def message_path(ladder: Ladder, where: str) -> tuple[int | str, ...]:

@@ -15,18 +15,20 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from workflows.account_workflow import LEAN_RULES, AccountWorkflow
+from workflows.account_workflow import COMPLIANCE, LEAN_RULES, AccountWorkflow
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 
 
-# Generations: before the account model, with it, with issue 10's send rules (patches), and
-# issue 11's lean rules (one patch, `lean-rules`, instead of three).
+# Generations: before the account model, with it, with issue 10's send rules (patches),
+# issue 11's lean rules (one patch, `lean-rules`, instead of three), and issue 12's compliance
+# profiles and audit trail (`compliance-profiles`, asked instead of `lean-rules`).
 GENERATIONS = (
     "example-events-",
     "model-example-events-",
     "send-faults-example-events-",
     "lean-example-events-",
+    "compliance-example-events-",
 )
 
 
@@ -55,16 +57,31 @@ def load(path: Path) -> WorkflowHistory:
 def test_the_patch_generation_marks_every_patch_first():
     """The last generation run by patches marks account-model and send-faults, first thing."""
     for path in HISTORIES:
-        if path.name.startswith(GENERATIONS[-2]):
+        if path.name.startswith(GENERATIONS[2]):
             assert patches_marked(load(path))[:2] == ["account-model", "send-faults"], path.name
 
 
-def test_the_newest_generation_asks_only_the_lean_rules_patch():
-    """Accounts started since issue 11 ask `lean-rules` first and no older patch (each asked
+def test_the_lean_generation_asks_only_the_lean_rules_patch():
+    """Accounts started in issue 11 asked `lean-rules` first and no older patch (each asked
     patch would cost two history events)."""
     for path in HISTORIES:
-        if path.name.startswith(GENERATIONS[-1]):
+        if path.name.startswith(GENERATIONS[3]):
             assert patches_marked(load(path)) == [LEAN_RULES], path.name
+
+
+def test_the_newest_generation_asks_only_the_compliance_patch():
+    """Accounts started since issue 12 ask `compliance-profiles` first and no older patch, and
+    write their audit records (a local activity marker)."""
+    for path in HISTORIES:
+        if path.name.startswith(GENERATIONS[-1]):
+            history = load(path)
+            assert patches_marked(history) == [COMPLIANCE], path.name
+            markers = [
+                event.marker_recorded_event_attributes
+                for event in history.events
+                if event.HasField("marker_recorded_event_attributes")
+            ]
+            assert any("record_audit" in str(marker) for marker in markers), path.name
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[path.stem for path in HISTORIES])

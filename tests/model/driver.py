@@ -16,7 +16,9 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from activities.calendar import (
+    ContactCalendar,
     NoContactWindow,
+    contact_calendar,
     ladder_day_start,
     next_open_moment,
     scheduled_dates,
@@ -32,6 +34,7 @@ from workflows.account import (
     deadlines,
     journal,
     outage,
+    requests,
 )
 from workflows.account.actions import Action, Contact, Fire, GiveUp, SendPending, SendReminder
 from workflows.account.apply import Answer, ScheduleNeeded, apply, needs_schedule
@@ -79,6 +82,7 @@ class Facts:
     undeliverable: set[Channel] = field(default_factory=set)
     conversations: list[datetime] = field(default_factory=list)
     breathing_space_until: datetime | None = None
+    awaiting_verification: bool = False  # a validated dispute's letter not yet sent (us)
 
 
 @dataclass
@@ -134,7 +138,7 @@ class Driver:
         ladder = self.account.ladder
         try:
             return next_open_moment(
-                not_before, self.account.debtor.zones, ladder.contact_window, ladder.holidays
+                not_before, self.account.debtor.zones, ladder.contact_window, self.calendar()
             )
         except NoContactWindow:
             self.state = contacts.no_window(
@@ -193,6 +197,8 @@ class Driver:
                 )
                 if isinstance(outcome, contacts.Sent):
                     self.check_send(contact.step, channel, ladder_day)
+                    if compliance.is_verification(contact.step):
+                        self.facts.awaiting_verification = False
                     key = contacts.idempotency_key(WORKFLOW_ID, self.state, contact.step, channel)
                     self.sent.append(
                         Sent(
@@ -246,7 +252,7 @@ class Driver:
         """What the send activity answers when the window closes before the provider takes
         the message: the clock moves to the window's end, which the answer carries."""
         ladder, zones = self.account.ladder, self.account.debtor.zones
-        end = window_end(self.now, zones, ladder.contact_window, ladder.holidays) or self.now
+        end = window_end(self.now, zones, ladder.contact_window, self.calendar()) or self.now
         self.now = max(self.now, end)
         return contacts.Deferred(end)
 
@@ -280,6 +286,8 @@ class Driver:
         self.answers.append(answer)
         if answer.accepted:
             self._note_fact(typed)
+        if answer.accepted and answer.detail.get("verification") == "queued":
+            self.facts.awaiting_verification = True
         return result
 
     def _apply(self, event: Event, classification) -> Answer:
@@ -308,6 +316,7 @@ class Driver:
                     grace_days=before.grace_days,
                     days_before=before.days_before,
                     items=before.items,
+                    **requests.calendar_rules(self.account),  # type: ignore[arg-type]
                 )
             )
         self.state, answer = apply(self.state, self.account, event, self.now, schedule)
@@ -339,7 +348,7 @@ class Driver:
         ladder, debtor, now = self.account.ladder, self.account.debtor, self.now
         problems = []
         try:
-            opens = next_open_moment(now, debtor.zones, ladder.contact_window, ladder.holidays)
+            opens = next_open_moment(now, debtor.zones, ladder.contact_window, self.calendar())
         except NoContactWindow:
             opens = None
         if opens != now:
@@ -367,6 +376,16 @@ class Driver:
                 problems.append(f"before the local start of ladder day {ladder_day}")
         self.violations.extend(f"{step} by {channel.value} at {now}: {p}" for p in problems)
 
+    def calendar(self) -> ContactCalendar:
+        """The profile's calendar, as the window look-up activity builds it."""
+        ladder = self.account.ladder
+        return contact_calendar(
+            ladder.holidays,
+            ladder.jurisdiction.value,
+            self.account.debtor.region,
+            ladder.compliance.sunday_and_bank_holiday_contact,
+        )
+
     def compliance_problems(self, step: str, channel: Channel) -> list[str]:
         """The profile's caps and the breathing space, counted from what was sent."""
         if not self.compliance:
@@ -376,6 +395,8 @@ class Driver:
             problems.append("during a breathing space")
         if compliance.is_verification(step):
             return problems  # owed to the debtor: no cap holds it back
+        if self.facts.awaiting_verification:
+            problems.append("before the dispute's verification letter was sent")
         week = now - timedelta(days=7)
         recent = [s for s in self.sent if s.at > week]
         texts = compliance.text_cap(self.account)

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from config.ladder import (
     WEEKDAYS,
     Channel,
+    ComplianceLimits,
     ContactWindow,
     Ladder,
     MessageRef,
@@ -80,11 +81,21 @@ def _maybe(draw, cls, **extra):
 
 @st.composite
 def ladders(draw) -> Ladder:
+    window = draw(windows())
+    # Every profile; us only where its window fits 08:00-21:00 (the model refuses it otherwise).
+    fits_us = window.start >= time(8) and window.end <= time(21)
+    jurisdiction = draw(st.sampled_from(["none", "uk", "eu", *(["us", "us"] if fits_us else [])]))
     return Ladder(
         name="random",
         version=1,
+        jurisdiction=jurisdiction,
         holidays=draw(st.sampled_from([None, "US", "FR", "GB", "PL"])),
-        contact_window=draw(windows()),
+        contact_window=window,
+        compliance=ComplianceLimits(
+            texts_per_7_days=draw(st.none() | st.integers(1, 4)),
+            contacts_per_7_days=draw(st.none() | st.integers(1, 5)),
+            sunday_and_bank_holiday_contact=draw(st.booleans()),
+        ),
         min_balance=draw(st.sampled_from([Decimal("0"), Decimal("10.00")])),
         steps=draw(steps()),
         promise=PromisePolicy(
@@ -116,6 +127,7 @@ def accounts(draw) -> AccountInput:
         address=draw(st.none() | st.just("1 Main St")),
         city="Springfield",
         zones=zones,
+        region=draw(st.sampled_from([None, "ENG", "SCT", "NIR"])),
     )
     from activities.calendar import local_midnight
 
@@ -184,6 +196,8 @@ def events(draw) -> AccountEvent:
         )
     if kind in ("opt_out", "delivery_failed", "reply"):
         fields["channel"] = draw(st.none() | st.sampled_from(CHANNELS))
+    if kind == "breathing_space":
+        fields["days"] = draw(st.sampled_from([60, 60, 1, 10]))
     if kind == "hold":
         fields["days"] = draw(st.none() | st.integers(-2, 120) | st.just(999_999_999))
     if kind == "reply":

@@ -14,6 +14,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 
 from config.compliance import Profile, RuleId, profile
+from config.compliance import contact_cap as ladder_contact_cap
+from config.compliance import text_cap as ladder_text_cap
 from config.ladder import Channel
 from workflows.account import clock
 from workflows.account import transitions as t
@@ -41,11 +43,11 @@ def enforces(state: AccountState, account: AccountInput, rule: RuleId) -> bool:
 
 
 def text_cap(account: AccountInput) -> int | None:
-    return account.ladder.compliance.texts_per_7_days or profile_of(account).texts_per_7_days
+    return ladder_text_cap(account.ladder)
 
 
 def contact_cap(account: AccountInput) -> int | None:
-    return account.ladder.compliance.contacts_per_7_days or profile_of(account).contacts_per_7_days
+    return ladder_contact_cap(account.ladder)
 
 
 def in_period(moments: list[datetime], now: datetime) -> list[datetime]:
