@@ -36,6 +36,7 @@ from pathlib import Path
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.audit_activities import write_batch
 from activities.calendar import (
     NoContactWindow,
     ladder_day_start,
@@ -88,6 +89,15 @@ class AccountActivities:
 
     @activity.defn(name="next_contact_time")
     async def next_contact_time(self, request: WindowRequest) -> datetime:
+        if request.audit is not None and self.audit is not None:
+            try:
+                await asyncio.to_thread(write_batch, self.audit, request.audit)
+            except Exception as exc:  # the store: never let it hold the look-up up
+                raise ApplicationError(
+                    f"audit records not written: {exc}",
+                    type=ErrorType.AUDIT_UNAVAILABLE,
+                    non_retryable=True,
+                ) from None
         not_before = request.not_before
         if request.ladder_day is not None:
             start = request.ladder_day

@@ -13,8 +13,12 @@ body names it by sha256, so `account erase` can remove it without breaking the h
 - the batch's `ladder` (the rules the account runs) → the `opened` entry's `body["ladder"]`,
   about nobody: a ladder holds no personal data and is shared by every account that runs it.
 
-Idempotent: contents are stored once by their hash and the store skips record keys it already
-has, so a retried activity (or a local activity run again as a normal one) adds nothing. The
+Idempotent: contents are stored once by their hash and the store skips a record it already
+has under its key, so a retried activity (or a local activity run again as a normal one) adds
+nothing. A different record under a key already there (`AuditConflict`: a workflow that decided
+differently on a replay after a code change, a bug) is not lost: it is kept under
+`<key>/conflict-<12 hex>` (the sha256 of its kind, `at` and body, so the same conflicting
+record gets the same key on a retry) and a warning is logged; the trail shows both. The
 workflow calls it by name ("record_audit"), as a local activity first; it returns None.
 
 A worker without a store (tests, `dunning simulate`) registers it with `audit=None`: the
@@ -24,14 +28,15 @@ workflow's calls then succeed and record nothing, as `record_account_closed` doe
 from __future__ import annotations
 
 import asyncio
-import json
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pydantic import BaseModel
 from temporalio import activity
 
-from store.protocols import AuditAppend, AuditLog, AuditRecord
+from store.audit import canonical_json, iso_utc
+from store.protocols import AuditAppend, AuditConflict, AuditLog, AuditRecord
 from workflows.activity_types import AuditBatch
 from workflows.types import AuditEntry
 
@@ -56,11 +61,11 @@ class AuditActivities:
         await asyncio.to_thread(write_batch, self.audit, batch)
 
 
-def canonical_json(model: BaseModel) -> bytes:
-    """Sorted keys and no spaces: the same ladder or debtor always has the same hash, so it is
-    stored once however many accounts and retries name it."""
-    data = model.model_dump(mode="json")
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+def model_json(model: BaseModel) -> bytes:
+    """The store's canonical JSON (sorted keys, no spaces, UTF-8): the same ladder or debtor
+    always has the same hash, so it is stored once however many accounts and retries name
+    it."""
+    return canonical_json(model.model_dump(mode="json")).encode()
 
 
 def write_batch(audit: AuditLog, batch: AuditBatch) -> list[AuditRecord]:
@@ -70,13 +75,51 @@ def write_batch(audit: AuditLog, batch: AuditBatch) -> list[AuditRecord]:
         # Stored only with an `opened` entry to name them: an unreferenced debtor would be
         # personal data no record accounts for.
         if batch.ladder is not None:
-            opened["ladder"] = audit.put_content(canonical_json(batch.ladder), JSON)
+            opened["ladder"] = audit.put_content(model_json(batch.ladder), JSON)
         if batch.debtor is not None:
             opened["debtor"] = audit.put_content(
-                canonical_json(batch.debtor), JSON, account_id=batch.account_id
+                model_json(batch.debtor), JSON, account_id=batch.account_id
             )
     records = [audit_append(audit, batch.account_id, entry, opened) for entry in batch.entries]
-    return audit.append(batch.account_id, records)
+    return append_keeping_conflicts(audit, batch.account_id, records)
+
+
+def append_keeping_conflicts(
+    audit: AuditLog, account_id: str, records: list[AuditAppend]
+) -> list[AuditRecord]:
+    """`append` in one transaction; a record refused for its key (`AuditConflict`) is moved
+    to its conflict key and the whole batch tried again, so the batch stays all or nothing.
+    Each try moves one record: at most one try more than there are records."""
+    for _ in range(len(records) + 1):
+        try:
+            return audit.append(account_id, records)
+        except AuditConflict as conflict:
+            refused = conflict.record
+            if refused is None or refused not in records or CONFLICT in refused.key:
+                raise  # not one this batch can move (or moved already and clashing again)
+            moved = replace(refused, key=conflict_key(refused))
+            records = list(records)
+            records[records.index(refused)] = moved
+            activity.logger.warning(
+                "audit: account %s: key %r already holds a different record; this one is "
+                "kept as %r",
+                account_id,
+                refused.key,
+                moved.key,
+            )
+    raise AssertionError("unreachable: every try moves one record")  # pragma: no cover
+
+
+CONFLICT = "/conflict-"
+
+
+def conflict_key(record: AuditAppend) -> str:
+    """Where a record refused for its key is kept: the key, then 12 hex of the sha256 of its
+    kind, `at` and body (canonical JSON), so a retry of the same record lands on the same key
+    (and is skipped there) while a different one gets its own."""
+    fields = {"kind": record.kind, "at": iso_utc(record.at), "body": record.body}
+    digest = hashlib.sha256(canonical_json(fields).encode("utf-8")).hexdigest()
+    return f"{record.key}{CONFLICT}{digest[:12]}"
 
 
 def audit_append(

@@ -58,6 +58,7 @@ from jinja2 import (
 from markupsafe import Markup, escape
 
 from activities.email_opt_out import email_opt_out_line, opt_out_html
+from activities.message_facts import MessageFacts, sample_facts
 from activities.sms_segments import sms_safe
 from activities.validation_notice import (
     PARTIAL,
@@ -68,7 +69,6 @@ from activities.validation_notice import (
     notice_figures,
 )
 from config.ladder import Channel
-from workflows.types import Itemization
 
 EXTENSIONS: dict[Channel, str] = {
     Channel.EMAIL: "html",
@@ -77,6 +77,24 @@ EXTENSIONS: dict[Channel, str] = {
     Channel.LETTER: "txt",
 }
 NOTICE_CHANNELS = (Channel.EMAIL, Channel.LETTER)  # 1006.34: the notice goes in writing
+
+# MessageFacts and sample_facts live in activities/message_facts.py; importable from here too.
+__all__ = [
+    "EXTENSIONS",
+    "NOTICE_CHANNELS",
+    "Creditor",
+    "MessageFacts",
+    "RenderError",
+    "RenderedMessage",
+    "TemplateRenderer",
+    "babel_locale",
+    "block",
+    "email_parts",
+    "letter_parts",
+    "locale_chain",
+    "sample_facts",
+    "template_error",
+]
 
 
 class RenderError(Exception):
@@ -106,33 +124,6 @@ class RenderedMessage:
     # Every template file the message was rendered from (its layout, the notice's partial),
     # path under the templates directory → sha256 of the file: the audit record names them.
     template_files: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class MessageFacts:
-    """What a message may say, before formatting. Built by the send activity."""
-
-    account_id: str
-    debtor_name: str
-    balance: Decimal
-    currency: str
-    days_past_due: int
-    locale: str
-    today: date  # the send's local date in the debtor's primary zone
-    payment_link: str
-    jurisdiction: str
-    deadline: date | None = None
-    promise_amount: Decimal | None = None
-    promise_date: date | None = None
-    installment_amount: Decimal | None = None
-    installment_date: date | None = None
-    installment_number: int | None = None
-    installment_count: int | None = None
-    # 12 CFR 1006.34: this email or letter must carry the validation notice, with these figures
-    # (None: the balance as of `today`, and the notice says so).
-    validation_notice: bool = False
-    itemization: Itemization | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def locale_chain(requested: str | None, default: str) -> list[str]:
@@ -369,39 +360,3 @@ def letter_parts(
         raise RenderError(f"{path}: a letter needs a body block")
     body = append_text(body, [notice.text if notice else ""])
     return (" ".join(subject.split()) if subject else None), body
-
-
-def sample_facts(
-    locale: str, jurisdiction: str = "us", validation_notice: bool | None = None
-) -> MessageFacts:
-    """A realistic account used by `ladder validate` and `preview` to prove templates render.
-
-    A `us` sample asks for the validation notice (unless told otherwise), so validation
-    renders the notice's partials too, with an itemization whose every line is non-zero."""
-    return MessageFacts(
-        account_id="A-100004",
-        debtor_name="Maria-Magdalena Wiśniewska-Kowalczyk",
-        balance=Decimal("1234.56"),
-        currency="EUR",
-        days_past_due=12,
-        locale=locale,
-        today=date(2027, 1, 4),
-        payment_link="https://pay.example/a/A-100004",
-        jurisdiction=jurisdiction,
-        deadline=date(2027, 1, 15),
-        promise_amount=Decimal("100.50"),
-        promise_date=date(2027, 1, 10),
-        installment_amount=Decimal("25.00"),
-        installment_date=date(2027, 1, 10),
-        installment_number=2,
-        installment_count=3,
-        validation_notice=jurisdiction == "us" if validation_notice is None else validation_notice,
-        itemization=Itemization(
-            date=date(2026, 11, 30),
-            amount=Decimal("1200.00"),
-            interest=Decimal("24.56"),
-            fees=Decimal("25.00"),
-            payments=Decimal("10.00"),
-            credits=Decimal("5.00"),
-        ),
-    )

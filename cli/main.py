@@ -20,6 +20,8 @@ from rich.console import Console
 
 from cli.audit_commands import audit_app
 from cli.db_commands import db_app
+from cli.event_commands import AccountId
+from cli.event_commands import register as register_event_commands
 from cli.housekeeping_commands import housekeeping_app
 from config.settings import Settings, SettingsError, load_settings
 
@@ -110,127 +112,7 @@ def account_show(account_id: Annotated[str, typer.Argument(help="The account id.
     raise typer.Exit(asyncio.run(show_account(account_id, settings_or_exit(), out, err)))
 
 
-def _event(account_id: str, **fields: object) -> None:
-    """Send an event to an account and exit with its answer (0 accepted, 1 refused)."""
-    from cli.account_commands import post_event
-
-    given = {key: value for key, value in fields.items() if value is not None}
-    raise typer.Exit(asyncio.run(post_event(account_id, given, settings_or_exit(), out, err)))
-
-
-AccountId = Annotated[str, typer.Argument(help="The account id.")]
-EventId = Annotated[
-    str | None, typer.Option("--event-id", help="Idempotency id: a repeat changes nothing.")
-]
-
-
-@account_app.command("pay")
-def account_pay(
-    account_id: AccountId, amount: Annotated[str, typer.Argument()], event_id: EventId = None
-) -> None:
-    """Record a payment (a decimal amount in the account's currency)."""
-    _event(account_id, type="payment", amount=amount, event_id=event_id)
-
-
-@account_app.command("promise")
-def account_promise(
-    account_id: AccountId,
-    date: Annotated[str | None, typer.Option(help="Pay-by date, YYYY-MM-DD (debtor's).")] = None,
-    days: Annotated[int | None, typer.Option(help="Or: due in this many days.")] = None,
-    amount: Annotated[str | None, typer.Option(help="Default: the whole balance.")] = None,
-    event_id: EventId = None,
-) -> None:
-    """Record a promise to pay by a date: the ladder pauses until then."""
-    _event(
-        account_id, type="promise", date=date, due_in_days=days, amount=amount, event_id=event_id
-    )
-
-
-@account_app.command("plan")
-def account_plan(
-    account_id: AccountId,
-    installment: Annotated[
-        list[str], typer.Option(help="DATE:AMOUNT or DAYS:AMOUNT; repeat for each.")
-    ],
-    event_id: EventId = None,
-) -> None:
-    """Set up a payment plan: the ladder pauses while installments are kept."""
-    from cli.account_commands import parse_installment
-
-    try:
-        installments = [parse_installment(item) for item in installment]
-    except ValueError as exc:
-        raise fail(str(exc)) from None
-    _event(account_id, type="plan", installments=installments, event_id=event_id)
-
-
-@account_app.command("dispute")
-def account_dispute(
-    account_id: AccountId, reason: Annotated[str, typer.Argument()], event_id: EventId = None
-) -> None:
-    """The debtor disputes the debt: all contact stops until it is resolved."""
-    _event(account_id, type="dispute", reason=reason, event_id=event_id)
-
-
-@account_app.command("resolve")
-def account_resolve(
-    account_id: AccountId,
-    outcome: Annotated[str, typer.Argument(help="validated (ladder resumes) or upheld (closed).")],
-    event_id: EventId = None,
-) -> None:
-    """Resolve a dispute."""
-    _event(account_id, type="dispute_resolved", outcome=outcome, event_id=event_id)
-
-
-@account_app.command("opt-out")
-def account_opt_out(
-    account_id: AccountId, channel: Annotated[str, typer.Argument()], event_id: EventId = None
-) -> None:
-    """Never use this channel again for this account."""
-    _event(account_id, type="opt_out", channel=channel, event_id=event_id)
-
-
-@account_app.command("cease")
-def account_cease(account_id: AccountId, event_id: EventId = None) -> None:
-    """No further contact of any kind; the ladder goes on silently to handoff."""
-    _event(account_id, type="cease", event_id=event_id)
-
-
-@account_app.command("bankruptcy")
-def account_bankruptcy(account_id: AccountId, event_id: EventId = None) -> None:
-    """Close at once: bankruptcy."""
-    _event(account_id, type="bankruptcy", event_id=event_id)
-
-
-@account_app.command("deceased")
-def account_deceased(account_id: AccountId, event_id: EventId = None) -> None:
-    """Close at once: the debtor has died."""
-    _event(account_id, type="deceased", event_id=event_id)
-
-
-@account_app.command("hold")
-def account_hold(
-    account_id: AccountId, days: Annotated[int, typer.Argument()], event_id: EventId = None
-) -> None:
-    """Pause the ladder for some days (paused days do not count)."""
-    _event(account_id, type="hold", days=days, event_id=event_id)
-
-
-@account_app.command("resume")
-def account_resume(account_id: AccountId, event_id: EventId = None) -> None:
-    """End a hold early."""
-    _event(account_id, type="resume", event_id=event_id)
-
-
-@account_app.command("reply")
-def account_reply(
-    account_id: AccountId,
-    text: Annotated[str, typer.Argument(help="The debtor's words.")],
-    channel: Annotated[str, typer.Option(help="Where the reply came from.")] = "sms",
-    event_id: EventId = None,
-) -> None:
-    """Record a debtor's free-text reply; it is classified and applied."""
-    _event(account_id, type="reply", text=text, channel=channel, event_id=event_id)
+register_event_commands(account_app)  # pay, promise, plan, ... (cli/event_commands.py)
 
 
 @account_app.command("erase")

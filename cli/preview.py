@@ -1,4 +1,8 @@
-"""`dunning preview`: render one message of a ladder for one account, without sending it."""
+"""`dunning preview`: render one message of a ladder for one account, without sending it.
+
+The message is rendered as the workflow would send it on the ladder's ordinary course: with the
+us validation notice when the step is the one that carries it (`carries_validation_notice`).
+"""
 
 from __future__ import annotations
 
@@ -17,8 +21,10 @@ from config.ladder_loader import LadderError
 from config.settings import Settings
 from intake.accounts_file import AccountsFileError
 from worker import renderer_for
+from workflows.account import compliance
 from workflows.account.clock import ladder_day
 from workflows.activity_types import send_request
+from workflows.types import AccountInput, AccountState
 
 
 def message_of(ladder: Ladder, step: str) -> tuple[Channel, str, Channel | None, int | None]:
@@ -42,6 +48,24 @@ def message_of(ladder: Ladder, step: str) -> tuple[Channel, str, Channel | None,
     if found.channel is None or found.template is None:
         raise KeyError(f"step {step!r} is a handoff: it sends no message")
     return found.channel, found.template, found.fallback, found.deadline_days
+
+
+def carries_validation_notice(account: AccountInput, step: str, channel: Channel) -> bool:
+    """Whether the step's message, sent on `channel`, carries the validation notice (us, 12 CFR
+    1006.34). The workflow puts it in the first email or letter it sends while the notice is
+    owed (`compliance.carries_notice`); on the ladder's ordinary course that is the first step
+    whose channel is an email or a letter. config/profile_checks.py refuses a us ladder whose
+    first email or letter comes later than 5 days after its first (non-voicemail) contact, so
+    on any ladder that loads this is the step the profile check counts. Promise and plan
+    messages follow the ladder's first steps: they carry no notice here."""
+    steps = [ladder_step.id for ladder_step in account.ladder.steps]
+    if step not in steps:
+        return False
+    earlier = account.ladder.steps[: steps.index(step)]
+    if any(ladder_step.channel in compliance.NOTICE_CHANNELS for ladder_step in earlier):
+        return False  # an earlier email or letter carried it
+    owed = AccountState(balance=account.balance, compliance=True)  # nothing sent yet
+    return compliance.carries_notice(owed, account, channel)
 
 
 def preview_message(
@@ -90,6 +114,8 @@ def preview_message(
         installment_date=now.date(),
         installment_number=1,
         installment_count=1,
+        validation_notice=carries_validation_notice(account, step, step_channel),
+        itemization=account.itemization,
     )
     try:
         message = renderer_for(settings).render(

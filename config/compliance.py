@@ -71,8 +71,9 @@ RULES: dict[RuleId, Rule] = {
             RuleId.LIMITED_CONTENT_VOICEMAIL,
             "12 CFR 1006.2(j)",
             "A voicemail says only what a limited-content message may say.",
-            "The voicemail text is replaced by the limited-content message in the debtor's "
-            "language (activities/limited_content.py).",
+            "`ladder validate` refuses a us voicemail template that reads more than the "
+            "limited-content fields or names a debt (activities/limited_content.py); at send "
+            "time a voicemail that still names one is suppressed (reason not_limited_content).",
         ),
         Rule(
             RuleId.VALIDATION_NOTICE,
@@ -96,8 +97,9 @@ RULES: dict[RuleId, Rule] = {
             RuleId.OPT_OUT_NOTICE,
             "12 CFR 1006.6(e)",
             "Every email and text message says how to opt out of further messages that way.",
-            "Email and SMS templates must include the opt-out line; the renderer adds it to any "
-            "message that lacks it. STOP / UNSUBSCRIBE replies opt the channel out.",
+            "A us ladder's email templates must print `{{ opt_out }}`; the renderer appends the "
+            "line to any email that lacks it and to every us text. STOP / UNSUBSCRIBE replies "
+            "opt the channel out.",
         ),
         Rule(
             RuleId.TEXT_CAP,
@@ -244,7 +246,7 @@ REASON_RULES: dict[str, RuleId] = {
     "contact_cap": RuleId.CONTACT_CAP,
     "breathing_space": RuleId.BREATHING_SPACE,
     "validation_notice_first": RuleId.VALIDATION_NOTICE,
-    "awaiting_verification": RuleId.DISPUTE_VERIFICATION,
+    "not_limited_content": RuleId.LIMITED_CONTENT_VOICEMAIL,
 }
 
 

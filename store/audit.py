@@ -10,7 +10,12 @@ a deleted one and a deleted tail all show in `verify`.
 Why content addressing: personal data (a message's text, the debtor's address, a reply) must
 be erasable (GDPR Art. 17) while the chain stays verifiable. Records never hold it: they name
 a content by its sha256; the content's body can be erased (a tombstone stays) without touching
-any record, and a body still present must hash to its name.
+any record, and a body still present must hash to its name. An erasure is lawful only with an
+erasure record (`erase` writes both in one transaction, stamped with one instant of the store's
+clock): `verify` reports a body erased behind the application's back.
+
+A key is appended once: the same record again is a retry and adds nothing; a different record
+under a key already there is refused (`AuditConflict`), never dropped nor overwritten.
 
 The hash is sha256 (hex) over the canonical JSON (`canonical_json`) of
 {account_id, seq, key, at, kind, body, recorded_at, prev_hash}, timestamps in ISO 8601 UTC with
@@ -30,17 +35,18 @@ from typing import Any
 from store.db import Clock, Database
 from store.protocols import (
     AuditAppend,
+    AuditConflict,
     AuditRecord,
-    ChainProblem,
     ChainReport,
     StoredContent,
 )
 
-ERASED_KEY = "erased"
+ERASED_KEY = "erased"  # the first erasure's key; later ones (contents put again) erased/2, ...
+ERASED_KIND = "erased"
 # Body keys whose 64-hex values name a content (`verify` checks each one's hash).
 CONTENT_KEYS = frozenset({"content", "text", "debtor", "ladder"})
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
-_RECORD_COLUMNS = "account_id, seq, record_key, at, kind, body, recorded_at, prev_hash, hash"
+RECORD_COLUMNS = "account_id, seq, record_key, at, kind, body, recorded_at, prev_hash, hash"
 
 
 def canonical_json(value: Any) -> str:
@@ -98,6 +104,49 @@ def named_contents(body: Any) -> Iterator[str]:
             yield from named_contents(item)
 
 
+def record_from_row(row: Any, read_time: Any) -> AuditRecord:
+    """An `audit_records` row (`RECORD_COLUMNS`) as a record. Raises ValueError for a body that
+    is not JSON (tampered with)."""
+    return AuditRecord(
+        account_id=row[0],
+        seq=int(row[1]),
+        key=row[2],
+        at=read_time(row[3]),
+        kind=row[4],
+        body=json.loads(row[5]),
+        recorded_at=read_time(row[6]),
+        prev_hash=row[7],
+        hash=row[8],
+    )
+
+
+ERASURE_RECORDS = (
+    "FROM audit_records WHERE account_id = ? AND kind = ? AND (record_key = ? OR record_key LIKE ?)"
+)
+
+
+def erasure_records_params(account_id: str) -> tuple[str, str, str, str]:
+    return (account_id, ERASED_KIND, ERASED_KEY, ERASED_KEY + "/%")
+
+
+def erasure_count(db: Database, account_id: str) -> int:
+    """How many erasure records (`erased`, `erased/2`, ...) the account has."""
+    row = db.execute(
+        "SELECT COUNT(*) " + ERASURE_RECORDS, erasure_records_params(account_id)
+    ).fetchone()
+    return int(row[0])
+
+
+def same_record(stored: AuditRecord, kind: str, at: datetime, body: dict[str, Any]) -> bool:
+    """Whether appending (kind, at, body) under a stored record's key is a retry of it: the
+    same instant (however spelt) and the same canonical JSON body."""
+    return (
+        stored.kind == kind
+        and iso_utc(stored.at) == iso_utc(at)
+        and canonical_json(stored.body) == canonical_json(body)
+    )
+
+
 class SqlAuditLog:
     """Audit records and contents (`audit_*` tables). See `store.protocols.AuditLog`."""
 
@@ -111,11 +160,18 @@ class SqlAuditLog:
         with self._db.transaction():
             return self._append_locked(account_id, records)
 
-    def _append_locked(self, account_id: str, records: Sequence[AuditAppend]) -> list[AuditRecord]:
+    def _append_locked(
+        self,
+        account_id: str,
+        records: Sequence[AuditAppend],
+        recorded_at: datetime | None = None,
+    ) -> list[AuditRecord]:
         """Append inside the caller's transaction. The head row is locked first (PostgreSQL: a
         row lock, taken after the row is made to exist; SQLite: the transaction already holds
         the write lock, BEGIN IMMEDIATE), so concurrent appends to one account queue on it and
-        each reads the seq and hash the previous one left: no fork, no gap."""
+        each reads the seq and hash the previous one left: no fork, no gap. `recorded_at`
+        (default: the clock, per record) lets `erase` stamp its record and the tombstones with
+        one instant."""
         db, t = self._db, self._db.dialect.time
         db.execute(
             "INSERT INTO audit_heads (account_id, seq, hash) VALUES (?, 0, '') "
@@ -129,25 +185,29 @@ class SqlAuditLog:
         seq, prev_hash = int(head[0]), str(head[1])
         stored: list[AuditRecord] = []
         for item in records:
-            existing = db.execute(
-                f"SELECT {_RECORD_COLUMNS} FROM audit_records "
-                "WHERE account_id = ? AND record_key = ?",
-                (account_id, item.key),
-            ).fetchone()
-            if existing is not None:  # a retried activity: the first write stands
-                stored.append(self._record(existing))
-                continue
-            # The body as it will read back (tuples become lists...), so the hash recomputes.
+            # The body as it will read back (tuples become lists...), so the hash recomputes
+            # and a retry compares equal.
             body = json.loads(canonical_json(item.body))
             if not isinstance(body, dict):
                 raise TypeError(f"an audit body is a JSON object, not {type(item.body).__name__}")
+            existing = db.execute(
+                f"SELECT {RECORD_COLUMNS} FROM audit_records "
+                "WHERE account_id = ? AND record_key = ?",
+                (account_id, item.key),
+            ).fetchone()
+            if existing is not None:
+                known = self._record(existing)
+                if not same_record(known, item.kind, item.at, body):
+                    raise AuditConflict(account_id, item.key, item, known)
+                stored.append(known)  # a retried activity: nothing to add
+                continue
             seq += 1
-            recorded_at = self._clock()
+            stamp = recorded_at or self._clock()
             digest = record_hash(
-                account_id, seq, item.key, item.at, item.kind, body, recorded_at, prev_hash
+                account_id, seq, item.key, item.at, item.kind, body, stamp, prev_hash
             )
             db.execute(
-                f"INSERT INTO audit_records ({_RECORD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO audit_records ({RECORD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     account_id,
                     seq,
@@ -155,7 +215,7 @@ class SqlAuditLog:
                     t(item.at),
                     item.kind,
                     canonical_json(body),
-                    t(recorded_at),
+                    t(stamp),
                     prev_hash,
                     digest,
                 ),
@@ -173,7 +233,7 @@ class SqlAuditLog:
                     at=read(t(item.at)),  # type: ignore[arg-type]
                     kind=item.kind,
                     body=body,
-                    recorded_at=read(t(recorded_at)),  # type: ignore[arg-type]
+                    recorded_at=read(t(stamp)),  # type: ignore[arg-type]
                     prev_hash=prev_hash,
                     hash=digest,
                 )
@@ -208,13 +268,16 @@ class SqlAuditLog:
         return sha256
 
     def erase(self, account_id: str, at: datetime) -> int:
-        """One transaction: the bodies go and the `erased` record is appended together, so a
-        chain never claims an erasure that did not happen (nor the reverse). A content another
-        account still needs (one not erased itself) is kept: erasing one debtor's data must
-        not take another's evidence. The `erased` key makes a second call add no record."""
+        """One transaction: the bodies go and the erasure record is appended together, so a
+        chain never claims an erasure that did not happen (nor the reverse); the tombstones'
+        erased_at is the record's recorded_at, one reading of the clock, which `verify` matches.
+        A content another account still needs (one not erased itself) is kept: erasing one
+        debtor's data must not take another's evidence. A second call adds no record, unless it
+        erased contents put again since (an account re-opened): `erased/2`, `erased/3`, ..."""
         db = self._db
         with db.transaction():
             self._append_locked(account_id, [])  # lock the head first, as append does
+            now = self._clock()
             erased = db.execute(
                 "UPDATE audit_contents SET body = NULL, erased_at = ? "
                 "WHERE body IS NOT NULL AND sha256 IN "
@@ -223,11 +286,13 @@ class SqlAuditLog:
                 "WHERE other.sha256 = audit_contents.sha256 AND other.account_id <> ? "
                 "AND NOT EXISTS (SELECT 1 FROM audit_records done "
                 "WHERE done.account_id = other.account_id AND done.record_key = ?))",
-                (db.dialect.time(at), account_id, account_id, ERASED_KEY),
+                (db.dialect.time(now), account_id, account_id, ERASED_KEY),
             ).rowcount
-            self._append_locked(
-                account_id, [AuditAppend(ERASED_KEY, at, "erased", {"contents_erased": erased})]
-            )
+            before = erasure_count(db, account_id)
+            if before == 0 or erased:
+                key = f"{ERASED_KEY}/{before + 1}" if before else ERASED_KEY
+                record = AuditAppend(key, at, ERASED_KIND, {"contents_erased": erased})
+                self._append_locked(account_id, [record], recorded_at=now)
         return erased
 
     # ---- reading -------------------------------------------------------------------------
@@ -244,7 +309,7 @@ class SqlAuditLog:
 
     def records(self, account_id: str) -> list[AuditRecord]:
         rows = self._db.execute(
-            f"SELECT {_RECORD_COLUMNS} FROM audit_records WHERE account_id = ? ORDER BY seq",
+            f"SELECT {RECORD_COLUMNS} FROM audit_records WHERE account_id = ? ORDER BY seq",
             (account_id,),
         ).fetchall()
         return [self._record(row) for row in rows]
@@ -259,132 +324,13 @@ class SqlAuditLog:
         return [row[0] for row in rows]
 
     def _record(self, row: Any) -> AuditRecord:
-        read = self._db.dialect.read_time
-        return AuditRecord(
-            account_id=row[0],
-            seq=int(row[1]),
-            key=row[2],
-            at=read(row[3]),  # type: ignore[arg-type]
-            kind=row[4],
-            body=json.loads(row[5]),
-            recorded_at=read(row[6]),  # type: ignore[arg-type]
-            prev_hash=row[7],
-            hash=row[8],
-        )
+        return record_from_row(row, self._db.dialect.read_time)
 
     # ---- verifying -----------------------------------------------------------------------
 
     def verify(self, account_id: str) -> ChainReport:
         """Recompute every hash and link, compare the end with the head, check each named
-        content; say in plain words what is wrong and at which seq."""
-        head, rows = self._read_chain(account_id)
-        problems: list[ChainProblem] = []
-        named: dict[str, int] = {}  # content sha256 -> the first seq naming it
-        expected, prev_hash = 1, ""
-        for row in rows:
-            seq, stored_hash = int(row[1]), str(row[8])
-            if seq != expected:
-                missing = f"seq {expected}" if seq == expected + 1 else f"seqs {expected}-{seq - 1}"
-                problems.append(ChainProblem(expected, f"{missing} missing (deleted)"))
-            elif row[7] != prev_hash:
-                problems.append(
-                    ChainProblem(
-                        seq,
-                        f"seq {seq} does not link to seq {seq - 1} (prev_hash differs from "
-                        "its hash: a record before it was rewritten)"
-                        if seq > 1
-                        else "seq 1 has a prev_hash (the first record has none)",
-                    )
-                )
-            try:
-                record = self._record(row)
-            except ValueError:  # the body is no longer JSON (JSONDecodeError is a ValueError)
-                problems.append(ChainProblem(seq, f"seq {seq} has a body that is not JSON"))
-            else:
-                recomputed = record_hash(
-                    account_id, seq, record.key, record.at, record.kind, record.body,
-                    record.recorded_at, record.prev_hash,
-                )  # fmt: skip
-                if recomputed != stored_hash:
-                    problems.append(
-                        ChainProblem(seq, f"seq {seq} does not match its hash (changed)")
-                    )
-                for sha256 in named_contents(record.body):
-                    named.setdefault(sha256, seq)
-            expected, prev_hash = seq + 1, stored_hash
-        last_seq = expected - 1
-        problems.extend(_head_problems(last_seq, prev_hash, head))
-        checked, erased = self._check_contents(named, problems)
-        return ChainReport(
-            account_id=account_id,
-            records=len(rows),
-            head=prev_hash,
-            problems=tuple(sorted(problems, key=lambda p: p.seq)),
-            contents_checked=checked,
-            contents_erased=erased,
-        )
+        content (and each erasure); say in plain words what is wrong and at which seq."""
+        from store.audit_verify import verify_chain  # it builds on this module's functions
 
-    def _read_chain(self, account_id: str) -> tuple[Any, list[Any]]:
-        """The head, then the records, with appends held off in between (one landing there
-        would look like records past the head): PostgreSQL shares the head's row lock (appends
-        take it exclusively), SQLite's transaction holds the write lock. A head not there yet
-        cannot be locked: read again if a first append committed meanwhile."""
-        db = self._db
-        share = " FOR SHARE" if db.dialect.name == "postgresql" else ""
-        for _ in range(2):
-            with db.transaction():
-                head = db.execute(
-                    "SELECT seq, hash FROM audit_heads WHERE account_id = ?" + share,
-                    (account_id,),
-                ).fetchone()
-                rows = db.execute(
-                    f"SELECT {_RECORD_COLUMNS} FROM audit_records WHERE account_id = ? "
-                    "ORDER BY seq",
-                    (account_id,),
-                ).fetchall()
-            if head is not None or not rows:
-                break
-        return head, rows
-
-    def _check_contents(
-        self, named: dict[str, int], problems: list[ChainProblem]
-    ) -> tuple[int, int]:
-        """Each content a record names: present and hashing to its name, or erased (counted:
-        erasure is lawful). Returns (checked, erased)."""
-        erased = 0
-        for sha256, seq in named.items():
-            stored = self.content(sha256)
-            if stored is None:
-                problems.append(
-                    ChainProblem(seq, f"content {sha256} named by seq {seq} is missing")
-                )
-            elif stored.body is None:
-                erased += 1
-            elif hashlib.sha256(stored.body).hexdigest() != sha256:
-                problems.append(
-                    ChainProblem(
-                        seq, f"content {sha256} named by seq {seq} no longer matches its hash"
-                    )
-                )
-        return len(named), erased
-
-
-def _head_problems(last_seq: int, last_hash: str, head: Any) -> list[ChainProblem]:
-    """What the head, kept apart, says about the end of the chain."""
-    if head is None:
-        if last_seq == 0:
-            return []
-        return [ChainProblem(last_seq, f"no head for a chain of {last_seq} records")]
-    head_seq, head_hash = int(head[0]), str(head[1])
-    if head_seq > last_seq:
-        gone = f"seq {head_seq}" if head_seq == last_seq + 1 else f"seqs {last_seq + 1}-{head_seq}"
-        return [
-            ChainProblem(last_seq + 1, f"{gone} missing at the end (the head is at {head_seq})")
-        ]
-    if head_seq < last_seq:
-        return [
-            ChainProblem(head_seq + 1, f"seq {head_seq + 1} onwards are past the head ({head_seq})")
-        ]
-    if head_hash != last_hash:
-        return [ChainProblem(last_seq, f"seq {last_seq} does not match the head's hash (changed)")]
-    return []
+        return verify_chain(self._db, account_id)

@@ -214,10 +214,11 @@ class AccountRegistry(Protocol):
 
 @dataclass(frozen=True)
 class AuditAppend:
-    """A record to append. `key` is unique per account: appending a key already there adds
-    nothing (activities are retried). `body` is JSON (str, int, bool, None, lists, dicts) with
-    no personal data; personal data goes in `contents` (stored content-addressed, erasable)
-    and the body names it by sha256 (`AuditLog.put_content`)."""
+    """A record to append. `key` is unique per account: appending the same record under a key
+    already there adds nothing (activities are retried); a different record under it is refused
+    (`AuditConflict`). `body` is JSON (str, int, bool, None, lists, dicts) with no personal
+    data; personal data goes in `contents` (stored content-addressed, erasable) and the body
+    names it by sha256 (`AuditLog.put_content`)."""
 
     key: str
     at: datetime
@@ -236,6 +237,33 @@ class AuditRecord:
     recorded_at: datetime  # when it was written
     prev_hash: str  # the previous record's hash ("" for seq 1)
     hash: str  # sha256 over the canonical JSON of every field above and prev_hash
+
+
+class AuditConflict(Exception):
+    """`append` was given a record under a key the account already has (or had earlier in the
+    same batch) with a different kind, `at` or body. Nothing of the batch is written: keeping
+    the first silently would lose what was decided the second time, overwriting it would
+    rewrite history. `record` is the refused record, `existing` the one stored under the key
+    (None when the clash is inside the batch and nothing is stored yet)."""
+
+    def __init__(
+        self,
+        account_id: str,
+        key: str,
+        record: AuditAppend | None = None,
+        existing: AuditRecord | None = None,
+    ) -> None:
+        super().__init__(account_id, key)
+        self.account_id = account_id
+        self.key = key
+        self.record = record
+        self.existing = existing
+
+    def __str__(self) -> str:
+        return (
+            f"account {self.account_id}: audit key {self.key!r} is already recorded with a "
+            "different kind, time or body"
+        )
 
 
 @dataclass(frozen=True)
@@ -275,8 +303,10 @@ class AuditLog(Protocol):
     removed tail shows too."""
 
     def append(self, account_id: str, records: Sequence[AuditAppend]) -> list[AuditRecord]:
-        """Append in order, in one transaction; keys already recorded are skipped. Returns the
-        records as stored (existing ones for skipped keys)."""
+        """Append in order, in one transaction. A key already recorded with the same kind, `at`
+        and body (canonical JSON) is skipped (a retry); with anything different the whole batch
+        is refused: `AuditConflict`. Returns the records as stored (existing ones for skipped
+        keys)."""
 
     def put_content(self, body: bytes, media_type: str, *, account_id: str | None = None) -> str:
         """Store once (by sha256) and return the sha256; `account_id` remembers who it is
@@ -291,13 +321,16 @@ class AuditLog(Protocol):
         """Every account with a record."""
 
     def verify(self, account_id: str) -> ChainReport:
-        """Recompute the chain and check each referenced content's hash (erased contents are
-        counted, not problems)."""
+        """Recompute the chain and check each referenced content's hash. An erased content is
+        counted, and is a problem unless `erase` could have erased it: every account naming it
+        has an erasure record by then, one of them written with it."""
 
     def erase(self, account_id: str, at: datetime) -> int:
-        """Erase the bodies of the account's contents not referenced by another account
-        (tombstones stay: sha256, media type, erased_at) and append an `erased` record.
-        Returns how many contents were erased."""
+        """Erase the bodies of the account's contents not referenced by another account not
+        erased itself (tombstones stay: sha256, media type, erased_at, the store's clock) and
+        append an erasure record (`erased`; `erased/2`... when contents put again since are
+        erased by a later call; none when a later call erases nothing). Returns how many
+        contents were erased."""
 
 
 class Store(Protocol):

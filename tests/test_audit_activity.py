@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 from temporalio.testing import ActivityEnvironment
 
-from activities.audit_activities import AuditActivities, canonical_json, write_batch
+from activities.audit_activities import AuditActivities, model_json, write_batch
 from config.ladder_loader import load_catalog
-from store import SqlStore, open_store
+from store import AuditAppend, AuditConflict, SqlStore, open_store
+from store.audit import canonical_json, iso_utc
 from tests.conftest import MONDAY, Harness, account
 from worker import build_worker
 from workflows.activity_types import AuditBatch
@@ -81,8 +82,8 @@ def test_a_batch_becomes_records_in_order_with_contents_named_by_hash(store: Sql
     ]
     assert all(r.at == AT for r in records)
     opened, event, milestone = records
-    ladder_json = canonical_json(LADDER)
-    debtor_json = canonical_json(DEBTOR)
+    ladder_json = model_json(LADDER)
+    debtor_json = model_json(DEBTOR)
     assert opened.body == {
         "balance": "120.50",
         "ladder": sha(ladder_json),
@@ -148,7 +149,57 @@ def test_the_ladder_and_debtor_are_stored_only_with_an_opened_entry(store: SqlSt
     )
     [stored] = write_batch(store.audit, batch)
     assert stored.body == {"step": "s"}
-    assert store.audit.content(sha(canonical_json(DEBTOR))) is None
+    assert store.audit.content(sha(model_json(DEBTOR))) is None
+
+
+def conflict_key(key: str, kind: str, at: datetime, body: dict[str, object]) -> str:
+    fields = {"kind": kind, "at": iso_utc(at), "body": body}
+    return f"{key}/conflict-{sha(canonical_json(fields).encode())[:12]}"
+
+
+def test_a_different_record_under_a_known_key_is_kept_under_a_conflict_key(
+    store: SqlStore, caplog: pytest.LogCaptureFixture
+):
+    audit = AuditActivities(store.audit)
+    record(audit, opening_batch())
+    first = store.audit.records("A-1")
+    # The workflow decided differently for milestone:1 this time (a replay after a change).
+    changed = {"type": "y"}
+    later = AuditBatch(
+        account_id="A-1",
+        workflow_id="dunning-A-1",
+        entries=[
+            AuditEntry(key="milestone:1", at=AT, kind="milestone", body=changed),
+            AuditEntry(key="closed", at=AT, kind="closed", body={"status": "paid"}),
+            AuditEntry(key="closed", at=AT, kind="closed", body={"status": "withdrawn"}),
+        ],
+    )
+    with caplog.at_level("WARNING"):
+        record(audit, later)
+    moved = conflict_key("milestone:1", "milestone", AT, changed)
+    withdrawn = conflict_key("closed", "closed", AT, {"status": "withdrawn"})
+    records = store.audit.records("A-1")
+    assert records[:3] == first  # the first record stands
+    assert [(r.key, r.body) for r in records[3:]] == [
+        (moved, changed),
+        ("closed", {"status": "paid"}),
+        (withdrawn, {"status": "withdrawn"}),  # a clash inside one batch too
+    ]
+    assert f"key 'milestone:1' already holds a different record; this one is kept as '{moved}'" in (
+        caplog.text
+    )
+    assert store.audit.verify("A-1").ok
+
+    record(audit, later)  # retried: the same conflict keys, nothing added
+    assert store.audit.records("A-1") == records
+    # The store itself refuses such a record (the activity moved it, not the store).
+    with pytest.raises(AuditConflict):
+        store.audit.append("A-1", [AuditAppend("milestone:1", AT, "milestone", changed)])
+
+
+def test_model_json_is_the_stores_canonical_json():
+    assert model_json(DEBTOR) == canonical_json(DEBTOR.model_dump(mode="json")).encode()
+    assert b'": ' not in model_json(LADDER) and b'", "' not in model_json(LADDER)
 
 
 def test_without_an_audit_log_nothing_is_recorded():

@@ -19,7 +19,15 @@ from typing import Any
 
 import pytest
 
-from store import AuditAppend, CallScript, SqlStore, StoredContent, open_store, record_hash
+from store import (
+    AuditAppend,
+    AuditConflict,
+    CallScript,
+    SqlStore,
+    StoredContent,
+    open_store,
+    record_hash,
+)
 from store.schema import available_migrations
 from tests.test_store import T0, Clock
 
@@ -98,13 +106,44 @@ def test_append_numbers_records_and_skips_known_keys(store: SqlStore, clock: Clo
     assert first[0].recorded_at == T0 and first[0].account_id == "A-1"
 
     clock.advance(minutes=1)
-    again = audit.append("A-1", [_entry("c1", 99, changed=True), _entry("c2", 6), _entry("c2")])
-    assert again[0] == first[1]  # a retried key returns the record as first stored
+    again = audit.append("A-1", [_entry("c1", 5), _entry("c2", 6), _entry("c2", 6)])
+    assert again[0] == first[1]  # a retried record returns it as first stored
     assert again[1].seq == 3 and again[2] == again[1]  # a key twice in one batch: once
     assert audit.records("A-1") == [*first, again[1]]
     assert audit.append("A-2", [_entry("c1")])[0].seq == 1  # keys and seqs are per account
     assert audit.append("A-1", []) == []
     assert audit.accounts() == ["A-1", "A-2"]
+
+
+def test_a_different_record_under_a_known_key_is_refused(store: SqlStore, clock: Clock) -> None:
+    audit = store.audit
+    paris = timezone(timedelta(hours=1))
+    [first] = audit.append("A-1", [_entry("c1", 5, kind="contact", steps=(1, 2))])
+    clock.advance(minutes=1)
+    # The same record, however spelt (another offset, a tuple for a list), is a retry.
+    same = AuditAppend("c1", (T0 + timedelta(minutes=5)).astimezone(paris), "contact",
+                       {"steps": [1, 2]})  # fmt: skip
+    assert audit.append("A-1", [same]) == [first]
+    for changed in (
+        _entry("c1", 5, kind="contact", steps=[1, 3]),  # the body
+        _entry("c1", 6, kind="contact", steps=[1, 2]),  # the moment
+        _entry("c1", 5, kind="event", steps=[1, 2]),  # the kind
+    ):
+        with pytest.raises(AuditConflict) as caught:
+            audit.append("A-1", [_entry("c2", 7), changed])
+        conflict = caught.value
+        assert (conflict.account_id, conflict.key) == ("A-1", "c1")
+        assert conflict.record == changed and conflict.existing == first
+        assert str(conflict) == (
+            "account A-1: audit key 'c1' is already recorded with a different kind, time or body"
+        )
+    assert audit.records("A-1") == [first]  # the refused batch left nothing, c2 neither
+    # Two different records under one key in one batch: refused too.
+    with pytest.raises(AuditConflict, match="'c3'") as caught:
+        audit.append("A-1", [_entry("c3", 1), _entry("c3", 2)])
+    assert caught.value.record == _entry("c3", 2)
+    assert audit.records("A-1") == [first] and audit.verify("A-1").ok
+    assert audit.append("A-2", [_entry("c1")])[0].seq == 1  # keys are per account
 
 
 def test_records_read_back_exactly_and_their_hash_recomputes(store: SqlStore) -> None:
@@ -155,6 +194,8 @@ def test_the_database_refuses_to_rewrite_history(store: SqlStore) -> None:
         ("DELETE FROM audit_contents", "tombstones"),
         (f"UPDATE audit_contents SET media_type = 'x' WHERE sha256 = '{sha}'", "erased"),
         (f"UPDATE audit_contents SET body = NULL WHERE sha256 = '{sha}'", "erase"),
+        ("DELETE FROM audit_content_refs", "append-only"),
+        ("UPDATE audit_content_refs SET account_id = 'A-2'", "append-only"),
     ]
     for sql, message in refused:
         with pytest.raises(_driver_errors(), match=message):
@@ -162,10 +203,13 @@ def test_the_database_refuses_to_rewrite_history(store: SqlStore) -> None:
     with pytest.raises(_driver_errors()):  # a body rewritten in place
         db.execute("UPDATE audit_contents SET body = ? WHERE sha256 = ?", (b"y", sha))
     if store.dialect == "postgresql":
-        with pytest.raises(_driver_errors(), match="append-only"):
-            db.execute("TRUNCATE audit_records")
+        for table in ("audit_records", "audit_content_refs"):
+            with pytest.raises(_driver_errors(), match="append-only"):
+                db.execute(f"TRUNCATE {table}")
     assert [r.seq for r in store.audit.records("A-1")] == [1, 2]
     assert store.audit.content(sha).body == b"x"  # type: ignore[union-attr]
+    refs = db.execute("SELECT account_id, sha256 FROM audit_content_refs").fetchall()
+    assert [tuple(row) for row in refs] == [("A-1", sha)]
     assert store.audit.verify("A-1").ok
 
 
@@ -285,10 +329,13 @@ def test_erasure_keeps_the_chain_and_shared_contents(store: SqlStore, clock: Clo
     assert len(audit.records("A-1")) == 4
     assert audit.verify("A-2").ok and audit.verify("A-2").contents_erased == 0
 
-    # Once the other account is erased too, nobody needs the shared content.
-    assert audit.erase("A-2", erased_at) == 1
-    assert audit.content(shared).body is None  # type: ignore[union-attr]
-    assert audit.verify("A-1").contents_erased == 3 and audit.verify("A-2").ok
+    # Once the other account is erased too, nobody needs the shared content: erased then, with
+    # A-1's erasure record before it and A-2's written with it, it verifies for both.
+    later = clock.advance(days=1)
+    assert audit.erase("A-2", later) == 1
+    assert audit.content(shared) == StoredContent(shared, "text/plain", None, later)
+    assert audit.verify("A-1").contents_erased == 3 and audit.verify("A-1").ok
+    assert audit.verify("A-2").ok
 
     # The same bytes put again restore the body (they hash to its name).
     assert audit.put_content(b"Claire's letter", "text/plain") == own
@@ -297,6 +344,97 @@ def test_erasure_keeps_the_chain_and_shared_contents(store: SqlStore, clock: Clo
         b"Claire's letter",
         None,
     )
+
+
+def _erased_by_hand(store: SqlStore, sha: str, when: datetime) -> None:
+    """What the triggers must allow for erasure itself: a body set to NULL with a date."""
+    store.database.execute(
+        "UPDATE audit_contents SET body = NULL, erased_at = ? WHERE sha256 = ?",
+        (store.database.dialect.time(when), sha),
+    )
+
+
+def test_an_erasure_without_an_erasure_record_is_found(store: SqlStore, clock: Clock) -> None:
+    audit = store.audit
+    own = audit.put_content(b"Claire's letter", "text/plain", account_id="A-1")
+    shared = audit.put_content(b"Standard reminder", "text/plain", account_id="A-1")
+    audit.put_content(b"Standard reminder", "text/plain", account_id="A-2")
+    audit.append("A-1", [_entry("c1", content=own), _entry("c2", content=shared)])
+    audit.append("A-2", [_entry("c1", content=shared)])
+    when = clock.advance(days=10)
+    _erased_by_hand(store, own, when)
+    report = audit.verify("A-1")
+    assert report.contents_erased == 1
+    assert [(p.seq, p.problem) for p in report.problems] == [
+        (1, f"content {own} named by seq 1 was erased on 2038-01-14T06:00:00+00:00 but account "
+            "A-1 has no erasure record at or before it"),
+    ]  # fmt: skip
+
+    # A-1 erased for real a day later: nothing of its own left to erase (the shared content is
+    # kept for A-2), and the erasure by hand came before A-1 asked for it: still found.
+    erased_at = clock.advance(days=1)
+    assert audit.erase("A-1", erased_at) == 0
+    problems = audit.verify("A-1").problems
+    assert [p.problem.split(" but ")[1] for p in problems] == [
+        "account A-1 has no erasure record at or before it"
+    ]
+    # The shared content erased by hand, A-2 not erased: found from both sides.
+    _erased_by_hand(store, shared, erased_at)
+    missing_a2 = (
+        f"content {shared} named by seq {{seq}} was erased on {erased_at.isoformat()} but "
+        "account A-2 has no erasure record at or before it"
+    )
+    assert (2, missing_a2.format(seq=2)) in [
+        (p.seq, p.problem) for p in audit.verify("A-1").problems
+    ]
+    assert [(p.seq, p.problem) for p in audit.verify("A-2").problems] == [
+        (1, missing_a2.format(seq=1))
+    ]
+
+
+def test_an_erasure_after_the_erasure_record_is_found(store: SqlStore, clock: Clock) -> None:
+    """A content put again after its account was erased (a re-opened account), then erased
+    behind the application's back later: the old erasure record does not cover it. `erase`
+    itself erases it again with a new record (`erased/2`)."""
+    audit = store.audit
+    letter = audit.put_content(b"Claire's letter", "text/plain", account_id="A-1")
+    audit.append("A-1", [_entry("c1", content=letter)])
+    first = clock.advance(days=1)
+    assert audit.erase("A-1", first) == 1 and audit.verify("A-1").ok
+    assert audit.put_content(b"Claire's letter", "text/plain", account_id="A-1") == letter
+    assert audit.verify("A-1").ok  # restored: present and hashing to its name
+
+    forged = clock.advance(days=1)
+    _erased_by_hand(store, letter, forged)
+    assert [(p.seq, p.problem) for p in audit.verify("A-1").problems] == [
+        (1, f"content {letter} named by seq 1 was erased on {forged.isoformat()} but no "
+            "erasure record was written then (erased outside `erase`)"),
+    ]  # fmt: skip
+
+    audit.put_content(b"Claire's letter", "text/plain")  # back again, then erased lawfully
+    second = clock.advance(days=1)
+    assert audit.erase("A-1", second) == 1
+    assert [(r.key, r.kind, r.body) for r in audit.records("A-1")[1:]] == [
+        ("erased", "erased", {"contents_erased": 1}),
+        ("erased/2", "erased", {"contents_erased": 1}),
+    ]
+    assert audit.content(letter) == StoredContent(letter, "text/plain", None, second)
+    assert audit.verify("A-1").ok
+    assert audit.erase("A-1", clock.advance(days=1)) == 0  # nothing left: no record
+    assert len(audit.records("A-1")) == 3 and audit.verify("A-1").ok
+
+
+def test_a_tombstone_stamped_by_the_callers_time_verifies(store: SqlStore, clock: Clock) -> None:
+    """Before `erase` stamped tombstones with its record's recorded_at, it used the `at` given
+    to it (the record's `at`): such erasures, already in a store, still verify."""
+    audit = store.audit
+    letter = audit.put_content(b"Claire's letter", "text/plain", account_id="A-1")
+    audit.append("A-1", [_entry("c1", content=letter)])
+    at = clock.advance(days=1)
+    clock.advance(seconds=1)  # the store's clock read a moment later
+    audit.append("A-1", [AuditAppend("erased", at, "erased", {"contents_erased": 1})])
+    _erased_by_hand(store, letter, at)
+    assert audit.verify("A-1").ok
 
 
 # ---- concurrent appends ------------------------------------------------------------------
@@ -371,11 +509,15 @@ def test_forget_account_call_scripts(store: SqlStore) -> None:
 
 def test_the_audit_migration_ships_for_both_dialects() -> None:
     for dialect in ("sqlite", "postgresql"):
-        audit = available_migrations(dialect)[2]
+        audit, refs_kept = available_migrations(dialect)[2:4]
         assert audit.label == "0003_audit"
         for table in ("audit_records", "audit_heads", "audit_contents", "audit_content_refs"):
             assert f"CREATE TABLE {table}" in audit.sql
         assert "TRIGGER" in audit.sql
+        assert refs_kept.label == "0004_audit_refs_kept"
+        assert "BEFORE UPDATE OR DELETE ON audit_content_refs" in refs_kept.sql or (
+            "BEFORE DELETE ON audit_content_refs" in refs_kept.sql
+        )
 
 
 def test_hashes_use_utc_iso_timestamps() -> None:

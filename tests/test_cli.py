@@ -173,6 +173,19 @@ def test_preview_names_the_known_steps_when_the_step_is_wrong(runner: CliRunner)
     assert "courtesy-email" in result.stderr
 
 
+def test_preview_puts_the_validation_notice_in_the_first_email_of_a_us_ladder(runner: CliRunner):
+    """The example ladder (us) opens with courtesy-email: the workflow sends the notice with it
+    (12 CFR 1006.34), so the preview shows it; a later email (sms-reminder's fallback) has none."""
+    heading = "Informations importantes concernant cette dette"  # email/_validation-notice.fr.html
+    args = ["preview", "--ladder", "consumer-standard", "--account-row", "1", str(ACCOUNTS)]
+    first = runner.invoke(app, [*args, "--step", "courtesy-email"])
+    later = runner.invoke(app, [*args, "--step", "sms-reminder", "--channel", "email"])
+    assert first.exit_code == 0, first.output
+    assert heading in first.stdout
+    assert later.exit_code == 0, later.output
+    assert "reminder.fr" in later.stdout and heading not in later.stdout
+
+
 # ---- simulate (CONTRACT section 5) ----------------------------------------------------------
 
 
@@ -645,3 +658,55 @@ async def test_an_event_command_on_a_completed_account_answers_account_is_closed
         out, err, out_text, err_text = consoles()
         code = await account_commands.post_event("NOPE", {"type": "cease"}, settings, out, err)
         assert (code, err_text.getvalue()) == (1, "refused: no account NOPE\n")
+
+
+# ---- uk breathing space: `dunning account breathing-space` and `breathing-space-end` ----------
+
+
+def test_account_help_lists_the_breathing_space_commands(runner: CliRunner):
+    listing = runner.invoke(app, ["account", "--help"])
+    assert listing.exit_code == 0, listing.output
+    assert "breathing-space " in listing.stdout and "breathing-space-end" in listing.stdout
+    start = runner.invoke(app, ["account", "breathing-space", "--help"])
+    assert start.exit_code == 0 and "--days" in start.stdout and "--event-id" in start.stdout
+
+
+async def test_breathing_space_is_accepted_on_a_uk_account_and_refused_on_a_us_one(
+    harness, runner: CliRunner, monkeypatch
+):
+    import asyncio
+
+    import cli.account_commands as account_commands
+    from config.compliance import RuleId, citation
+    from tests.conftest import MONDAY, account
+    from tests.test_compliance_rules import london
+    from workflows.types import Status
+
+    async def connected(_settings, _err):
+        return harness.env.client
+
+    monkeypatch.setattr(account_commands, "connected", connected)
+
+    def dunning(*args: str):
+        # The command runs its own event loop (asyncio.run): give it a thread of its own.
+        return asyncio.to_thread(runner.invoke, app, ["account", *args])
+
+    async with harness.worker():
+        await harness.start(account(MONDAY))  # T-1: the example ladder, us
+        await harness.start(london(MONDAY, account_id="T-2"))
+        uk = await dunning("breathing-space", "T-2", "--days", "30")
+        held = await harness.view("T-2")
+        us = await dunning("breathing-space", "T-1")
+        ended = await dunning("breathing-space-end", "T-2")
+        resumed = await harness.view("T-2")
+    assert uk.exit_code == 0, uk.output
+    assert uk.stdout.startswith("accepted: breathing_space; status held")
+    assert held.status == Status.HELD
+    assert held.hold_until is not None
+    assert held.hold_until.date() == (MONDAY + timedelta(days=30)).date()
+    assert us.exit_code == 1, us.output
+    assert us.stdout == ""
+    assert "uk rule" in us.stderr and citation(RuleId.BREATHING_SPACE) in us.stderr
+    assert ended.exit_code == 0, ended.output
+    assert resumed.status != Status.HELD
+    assert "breathing_space_end" in [event.type for event in resumed.events]

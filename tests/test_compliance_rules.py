@@ -11,11 +11,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
+from temporalio.exceptions import ApplicationError
 
 from activities.email_opt_out import email_opt_out_line
 from activities.limited_content import limited_content_problems
+from activities.outgoing import prepare_message
 from activities.render import sample_facts
 from cli.erasure import jurisdiction_refusal
 from config.compliance import RULES, RuleId, citation, rule_for_reason
@@ -29,6 +32,7 @@ from workflows.account import compliance, contact_policy
 from workflows.account.apply import apply
 from workflows.account.events import typed_event
 from workflows.account.next_action import next_action
+from workflows.activity_types import send_request
 from workflows.types import AccountEvent, AccountInput, AccountState, Status
 
 DAY = timedelta(days=1)
@@ -317,3 +321,42 @@ def test_a_suppression_carries_its_rule_and_citation_into_the_record() -> None:
     assert compliance.text_capped(state, debtor, MONDAY)
     assert rule_for_reason("text_cap") == "text_cap"
     assert citation("text_cap").startswith("12 CFR 1006.14")
+
+
+def test_a_us_voicemail_that_names_a_debt_is_not_sent_whatever_the_ladder_says(
+    tmp_path: Path,
+) -> None:
+    """12 CFR 1006.2(j) at send time: `ladder validate` refuses such a template, and a template
+    changed after validation still never reaches the debtor."""
+    (tmp_path / "voicemail").mkdir()
+    (tmp_path / "voicemail" / "loud.en.txt").write_text("You owe us a debt. Call back.")
+    settings = load_settings(templates_dir=tmp_path)
+    debtor = account(MONDAY, locale="en")
+    request = send_request(
+        debtor,
+        idempotency_key="k",
+        at=MONDAY,
+        balance=debtor.balance,
+        days_past_due=1,
+        step="voicemail",
+        channel=Channel.VOICEMAIL,
+        template="loud",
+    )
+    with pytest.raises(ApplicationError) as raised:
+        prepare_message(request, renderer_for(settings), "https://pay.example/{account_id}")
+    assert raised.value.type == "NotLimitedContent" and "1006.2(j)" in str(raised.value)
+    # The debtor's own name is not the message: Bill Owens still gets his call-back request.
+    (tmp_path / "voicemail" / "quiet.en.txt").write_text("Hello {{ debtor.name }}, call us.")
+    bill = account(MONDAY, locale="en", name="Bill Owens")
+    quiet = request.model_copy(update={"template": "quiet", "debtor": bill.debtor})
+    message = prepare_message(quiet, renderer_for(settings), "https://pay.example/{account_id}")
+    assert "Bill Owens" in message.message.text
+    assert rule_for_reason("not_limited_content") == RuleId.LIMITED_CONTENT_VOICEMAIL
+
+
+def test_the_readme_lists_every_rule_with_its_citation_and_the_counsel_note() -> None:
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Compliance profiles and the audit trail", 1)[1].split("\n## ")[0]
+    for rule in RULES.values():
+        assert f"| `{rule.id.value}` |" in section and rule.citation in section, rule.id
+    assert "counsel" in section

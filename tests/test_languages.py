@@ -12,6 +12,7 @@ import pytest
 
 from activities.channels.sendgrid.email_text import QUOTE_HEADERS
 from activities.channels.twilio.twiml import MENU, MENU_ANSWERS, VOICES, voice_for
+from activities.email_opt_out import EMAIL_OPT_OUT_LINES, email_opt_out_line
 from activities.languages import (
     FALLBACK_LANGUAGE,
     SUPPORTED_LANGUAGES,
@@ -32,6 +33,7 @@ TABLES: dict[str, Mapping[str, Any]] = {
     "twiml MENU": MENU,
     "twiml MENU_ANSWERS": MENU_ANSWERS,
     "sms_opt_out OPT_OUT_LINES": OPT_OUT_LINES,
+    "email_opt_out EMAIL_OPT_OUT_LINES": EMAIL_OPT_OUT_LINES,
     "limited_content DISCLOSING_STEMS": DISCLOSING_STEMS,
     "inbound.answers ANSWERS": ANSWERS,
     "replies LEXICONS": LEXICONS,
@@ -69,6 +71,8 @@ def test_each_languages_wording_has_the_fallbacks_shape(language: str):
     assert language_of(tag) == language and voice.startswith("Polly.")
     assert MENU_ANSWERS[language].keys() == MENU_ANSWERS[FALLBACK_LANGUAGE].keys()
     assert "STOP" in OPT_OUT_LINES[language].split()  # the keyword with_opt_out looks for
+    # The keywords the reply classifier reads as an opt-out, whatever the language.
+    assert {"UNSUBSCRIBE", "STOP"} <= set(EMAIL_OPT_OUT_LINES[language].rstrip(".").split())
     assert LEXICONS[language].language == language
     assert ANSWERS[language].keys() == ANSWERS[FALLBACK_LANGUAGE].keys()
     for kind, text in ANSWERS[language].items():
@@ -110,6 +114,7 @@ def test_a_language_not_supported_gets_the_fallback_wording(locale: str):
     assert voice_for(locale) == VOICES[FALLBACK_LANGUAGE]
     line = OPT_OUT_LINES[FALLBACK_LANGUAGE]
     assert with_opt_out("Hello.", locale, "us") == f"Hello. {line}"
+    assert email_opt_out_line(locale) == EMAIL_OPT_OUT_LINES[FALLBACK_LANGUAGE]
     assert answer_text("neutral", locale) == ANSWERS[FALLBACK_LANGUAGE]["neutral"]
 
 
@@ -119,4 +124,5 @@ def test_a_regional_locale_gets_its_languages_wording(language: str):
     assert supported_language(locale) == language
     assert voice_for(locale) == VOICES[language]
     assert with_opt_out("Hello.", locale, "eu") == f"Hello. {OPT_OUT_LINES[language]}"
+    assert email_opt_out_line(locale) == EMAIL_OPT_OUT_LINES[language]
     assert answer_text("neutral", locale) == ANSWERS[language]["neutral"]

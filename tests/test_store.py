@@ -30,7 +30,7 @@ from store.schema import available_migrations
 from tests.postgres_server import PASSWORD
 
 T0 = datetime(2038, 1, 4, 6, 0, tzinfo=UTC)
-ALL_MIGRATIONS = ["0001_initial", "0002_send_recipient", "0003_audit"]
+ALL_MIGRATIONS = ["0001_initial", "0002_send_recipient", "0003_audit", "0004_audit_refs_kept"]
 
 
 class Clock:

@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.account import (
         audit,
         calls,
+        compliance,
         contact_policy,
         contacts,
         deadlines,
@@ -78,9 +79,9 @@ class AccountWorkflow:
 
     @workflow.run
     async def run(self, input: AccountInput) -> AccountView:
-        # First, so the rules an account runs by are decided in its first task.
-        if self._compliance():
-            self.state.compliance = True
+        # First, so the rules an account runs by are decided in its first task. The patch, not
+        # the carried state, decides (an old worker may have run the run before this one).
+        if compliance.take_up(self.state, input, self._compliance()):
             audit.opened(self.state, input, workflow.info().workflow_id, workflow.now())
         self._lean()
         self._rules()
@@ -94,7 +95,6 @@ class AccountWorkflow:
             self.state.runs += 1
         while not self.state.status.is_final:
             if self._history_is_long():
-                await workflow.wait_condition(workflow.all_handlers_finished)
                 await self._continue_as_new()
             seen = self._changes
             action = self._next_action()
@@ -121,14 +121,15 @@ class AccountWorkflow:
             await self._record_closed()
         if self.state.compliance:
             audit.closed(self.state, workflow.now())
-            await self._flush_audit()
+        self._loop_ended = True  # from here each late event writes its own audit record
+        await self._flush_audit()
         self._publisher.flush()
-        self._loop_ended = True
         with contextlib.suppress(TimeoutError):
             await workflow.wait_condition(
                 lambda: False, timeout=CLOSED_LINGER, timeout_summary="refuse late events"
             )
         await workflow.wait_condition(workflow.all_handlers_finished)
+        await self._flush_audit()  # one a handler could not write (the store was down)
         self._publisher.flush()
         return self._view()
 
@@ -183,7 +184,12 @@ class AccountWorkflow:
     async def _window_for(self, action: Action) -> datetime | None:
         """The next open contact window at or after the action's time (None: there is none,
         and the message due is recorded as suppressed)."""
-        at = await calls.next_open_moment(requests.window(action, self.state, self.input))
+        # The records not yet written ride along: the look-up writes them, no event of its own.
+        pending = audit.batch(self.state, self.input, workflow.info().workflow_id)
+        request = requests.window(action, self.state, self.input, pending)
+        at, written = await calls.next_open_moment_writing(request)
+        if written and pending is not None:
+            audit.written(self.state, pending[1])
         if at is not None:
             return at
         self.state = contacts.no_window(
@@ -240,8 +246,6 @@ class AccountWorkflow:
         self._publisher.flush()
         return await calls.send_message(request, f"{contact.step} by {channel.value}")
 
-    # ---- handoff ---------------------------------------------------------------------------
-
     async def _hand_off(self, step: Step) -> None:
         now = workflow.now()
         self._publisher.flush()
@@ -264,6 +268,9 @@ class AccountWorkflow:
             return True
         await self._flush_audit()
         self._publisher.flush()
+        delay = at - workflow.now()  # the write may have taken a while
+        if delay <= timedelta(0):
+            return self._changes == seen
         try:
             await workflow.wait_condition(
                 lambda: self._changes != seen, timeout=delay, timeout_summary="next contact"
@@ -295,20 +302,20 @@ class AccountWorkflow:
     async def _flush_audit(self) -> None:
         """Write the records not yet in the audit store (one local activity, only when there
         are some). Events applied meanwhile stay for the next flush."""
-        if not self.state.compliance:
-            return
         pending = audit.batch(self.state, self.input, workflow.info().workflow_id)
         if pending is None:
             return
         request, done = pending
-        await calls.record_audit(request)
-        audit.written(self.state, done)
+        if await calls.record_audit(request):
+            audit.written(self.state, done)  # else they stay for the next flush
 
     async def _continue_as_new(self) -> None:
+        """Records not written yet travel in the state; only written ones are trimmed."""
         if self.state.compliance:
             audit.continued(self.state, workflow.now())
             await self._flush_audit()
-            audit.trimmed(self.state)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        audit.trimmed(self.state)
         self._publisher.flush()
         workflow.continue_as_new(self.input.model_copy(update={"state": self.state}))
 
@@ -345,7 +352,7 @@ class AccountWorkflow:
             raise ValueError(str(exc)) from None
 
     async def _apply(self, event: Event) -> Answer:
-        before = needs_schedule(self.state, self.input, event)
+        before = needs_schedule(self.state, self.input, event, workflow.now())
         if isinstance(before, Answer):
             return before
         if isinstance(event, Reply):

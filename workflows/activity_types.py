@@ -85,6 +85,17 @@ class LadderDayStart(BaseModel):
     paused_seconds: int = 0
 
 
+class AuditBatch(BaseModel):
+    """Workflow-decided audit records to append (the `record_audit` activity). `ladder` is
+    given with the `opened` record: stored once, content-addressed."""
+
+    account_id: str
+    workflow_id: str
+    entries: list[AuditEntry]
+    ladder: Ladder | None = None
+    debtor: Debtor | None = None  # with `opened`: stored as erasable content
+
+
 class WindowRequest(BaseModel):
     not_before: AwareDatetime
     zones: tuple[str, ...]
@@ -95,6 +106,9 @@ class WindowRequest(BaseModel):
     region: str | None = None
     sunday_and_bank_holiday_contact: bool = False
     ladder_day: LadderDayStart | None = None  # not before this ladder day begins, either
+    # Audit records to write first (issue 12): the look-up comes once per step anyway, so the
+    # records of the step before cost no history event of their own.
+    audit: AuditBatch | None = None
 
 
 class SendRequest(MessageDetails):
@@ -137,17 +151,6 @@ class SendReceipt(BaseModel):
     content: str | None = None
     validation_notice: bool = False
     validation_period_ends: date | None = None
-
-
-class AuditBatch(BaseModel):
-    """Workflow-decided audit records to append (the `record_audit` activity). `ladder` is
-    given with the `opened` record: stored once, content-addressed."""
-
-    account_id: str
-    workflow_id: str
-    entries: list[AuditEntry]
-    ladder: Ladder | None = None
-    debtor: Debtor | None = None  # with `opened`: stored as erasable content
 
 
 class ClosedAccount(BaseModel):

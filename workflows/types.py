@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, Field, field_validator
 
 from config.ladder import Channel, Ladder
+from workflows.compliance_types import AuditEntry, Itemization
 
 WORKFLOW_ID_PREFIX = "dunning-"
 
@@ -59,8 +60,7 @@ class SuppressReason(StrEnum):
     BREATHING_SPACE = "breathing_space"
     # us: a text before the validation notice, with no email or letter due within 5 days.
     VALIDATION_NOTICE_FIRST = "validation_notice_first"
-    # us: collection stays stopped after a dispute until its verification letter is sent.
-    AWAITING_VERIFICATION = "awaiting_verification"
+    NOT_LIMITED_CONTENT = "not_limited_content"  # us voicemail, 12 CFR 1006.2(j)
 
 
 class ErrorType(StrEnum):
@@ -73,6 +73,11 @@ class ErrorType(StrEnum):
     # The contact window the send was planned in closed before the provider took the message:
     # nothing was sent (details: the window's end, ISO 8601).
     OUTSIDE_WINDOW = "OutsideWindow"
+    # A us voicemail whose text discloses a debt (not a limited-content message): not sent.
+    NOT_LIMITED_CONTENT = "NotLimitedContent"
+    # The audit store could not take the records a window look-up carried: look up again
+    # without them (they are written later).
+    AUDIT_UNAVAILABLE = "AuditUnavailable"
 
 
 class Debtor(BaseModel):
@@ -112,20 +117,6 @@ class Debtor(BaseModel):
                 part for part in (self.address, self.postal_code, self.city, self.country) if part
             )
         return None
-
-
-class Itemization(BaseModel):
-    """The validation notice's figures (us, 12 CFR 1006.34(c)(2)): the amount on the
-    itemization date and what changed since. `from_import`: the CSV had no itemization columns,
-    so the notice uses the balance at import as of the import date, and says so."""
-
-    date: dt.date
-    amount: Decimal
-    interest: Decimal = Decimal("0")
-    fees: Decimal = Decimal("0")
-    payments: Decimal = Decimal("0")
-    credits: Decimal = Decimal("0")
-    from_import: bool = False
 
 
 class ContactRecord(BaseModel):
@@ -286,18 +277,6 @@ class RetryingSend(BaseModel):
     since: AwareDatetime
 
 
-class AuditEntry(BaseModel):
-    """One record for the audit store (store/audit.py), decided by the workflow. `key` is unique
-    per account, so a retried write adds nothing. `body` holds no personal data: free text
-    (a reply, a dispute's reason) goes in `text`, stored content-addressed and erasable."""
-
-    key: str
-    at: AwareDatetime
-    kind: Literal["opened", "contact", "event", "milestone", "closed", "continued"]
-    body: dict[str, Any] = Field(default_factory=dict)
-    text: str | None = None
-
-
 class AccountState(BaseModel):
     """Everything the workflow knows; carried across continue-as-new."""
 
@@ -339,6 +318,7 @@ class AccountState(BaseModel):
     text_attempts: list[AwareDatetime] = Field(default_factory=list)
     contact_attempts: list[AwareDatetime] = Field(default_factory=list)
     validation_notice_at: AwareDatetime | None = None
+    first_communication_at: AwareDatetime | None = None  # us: the notice is due 5 days after
     validation_period_ends: date | None = None
     verification_owed: bool = False  # a dispute within the validation period (us)
     verifications: int = 0

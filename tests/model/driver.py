@@ -291,7 +291,7 @@ class Driver:
         return result
 
     def _apply(self, event: Event, classification) -> Answer:
-        before = needs_schedule(self.state, self.account, event)
+        before = needs_schedule(self.state, self.account, event, self.now)
         if isinstance(before, Answer):
             return before
         if isinstance(event, Reply):

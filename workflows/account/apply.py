@@ -59,13 +59,13 @@ class ScheduleNeeded:
 
 
 def needs_schedule(
-    state: AccountState, account: AccountInput, event: Event
+    state: AccountState, account: AccountInput, event: Event, now: datetime
 ) -> Answer | ScheduleNeeded | None:
     """Before any look-up: a refusal, the dates to look up, or None (apply at once)."""
     if state.status.is_final:
         return refused(f"account is closed ({state.status.value})")
     if isinstance(event, Promise | Plan | Hold | Resume):
-        in_respite = respite.refusal(state)
+        in_respite = respite.refusal(state, now)
         if in_respite is not None:
             return in_respite
     if isinstance(event, Promise):
@@ -83,7 +83,7 @@ def apply(
     schedule: ScheduleAnswer | None = None,
 ) -> tuple[AccountState, Answer]:
     """The new state and the answer. The state passed in is never changed."""
-    before = needs_schedule(state, account, event)
+    before = needs_schedule(state, account, event, now)
     if isinstance(before, Answer):
         return state, before
     if isinstance(before, ScheduleNeeded) and schedule is None:
@@ -322,6 +322,7 @@ def _cease(
     if state.contact_ceased:
         return refused("contact has already ceased")
     state.contact_ceased = True
+    compliance.dropped(state, now)
     state.pending = []
     if state.status == Status.ACTIVE:
         state.status = Status.CEASED

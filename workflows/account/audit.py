@@ -34,8 +34,10 @@ from workflows.types import (
 # Detail keys that may carry the debtor's own words.
 FREE_TEXT = ("reason", "matched")
 # At continue-as-new, audited records beyond these are dropped from the carried state.
-KEEP_CONTACTS = 50
-KEEP_EVENTS = 50
+# Generous: a worker without an audit store (simulate, tests) writes nothing, and the handoff
+# export and `simulate` read the state's records; no real account comes near this.
+KEEP_CONTACTS = 500
+KEEP_EVENTS = 500
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,10 @@ def continued(state: AccountState, now: datetime) -> None:
 def batch(
     state: AccountState, account: AccountInput, workflow_id: str
 ) -> tuple[AuditBatch, Written] | None:
-    """The records not yet written, or None when there are none (no activity is called)."""
+    """The records not yet written, or None when there are none (no activity is called), or
+    the account is not run by the compliance rules."""
+    if not state.compliance:
+        return None
     contacts = state.contacts[state.audited_contacts :]
     events = state.events[state.audited_events :]
     if not (state.audit_pending or contacts or events):

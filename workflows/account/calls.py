@@ -46,6 +46,11 @@ from workflows.types import ErrorType
 
 CLOSE_LOCAL_ATTEMPT = timedelta(seconds=30)
 CLOSE_LOCAL_BUDGET = timedelta(minutes=2)
+AUDIT_BUDGET = timedelta(minutes=10)
+
+
+class AuditNotWritten(Exception):
+    """The window look-up could not write the audit records it carried (the store is down)."""
 
 
 async def next_open_moment(request: WindowRequest) -> datetime | None:
@@ -59,9 +64,20 @@ async def next_open_moment(request: WindowRequest) -> datetime | None:
             start_to_close_timeout=WINDOW_LOOKUP_TIMEOUT,
         )
     except (ActivityError, ApplicationError) as err:
+        if error_type(err) == ErrorType.AUDIT_UNAVAILABLE:
+            raise AuditNotWritten from None
         if error_type(err) != ErrorType.NO_CONTACT_WINDOW:
             raise
     return None
+
+
+async def next_open_moment_writing(request: WindowRequest) -> tuple[datetime | None, bool]:
+    """`next_open_moment`, writing the audit records the request carries first; when the
+    store could not take them, looked up again without them. (moment, records written)."""
+    try:
+        return await next_open_moment(request), request.audit is not None
+    except AuditNotWritten:
+        return await next_open_moment(request.model_copy(update={"audit": None})), False
 
 
 async def send_message(request: SendRequest, summary: str) -> contacts.Outcome:
@@ -126,12 +142,25 @@ async def record_account_closed(request: ClosedAccount, *, local_first: bool) ->
     await _record("record_account_closed", request, "record the account closed", local_first)
 
 
-async def record_audit(batch: AuditBatch) -> None:
-    """Append the workflow's audit records (issue 12): local first, as the close record."""
-    await _record("record_audit", batch, "write the audit records", local_first=True)
+async def record_audit(batch: AuditBatch) -> bool:
+    """Append the workflow's audit records (issue 12): local first, as the close record, then
+    an activity for at most AUDIT_BUDGET. False when the store stayed down: the records stay
+    in the state for the next write, and no timer of the account waits on the store."""
+    try:
+        await _record("record_audit", batch, "write the audit records", True, bounded=AUDIT_BUDGET)
+    except ActivityError:
+        workflow.logger.warning("the audit store is unavailable; the records are kept")
+        return False
+    return True
 
 
-async def _record(name: str, request: object, summary: str, local_first: bool) -> None:
+async def _record(
+    name: str,
+    request: object,
+    summary: str,
+    local_first: bool,
+    bounded: timedelta | None = None,
+) -> None:
     if local_first:
         try:
             await workflow.execute_local_activity(
@@ -147,5 +176,6 @@ async def _record(name: str, request: object, summary: str, local_first: bool) -
         name,
         request,
         start_to_close_timeout=timedelta(minutes=1),
+        schedule_to_close_timeout=bounded,
         summary=summary,
     )

@@ -31,6 +31,23 @@ NOTICE_CHANNELS = (Channel.EMAIL, Channel.LETTER)
 _LATEST_END_OF_DAY = timedelta(hours=14)
 
 
+def take_up(state: AccountState, account: AccountInput, in_force: bool) -> bool:
+    """Set `state.compliance` from the run's patch (never from a carried value: an old worker
+    may have run the run before and left it stale). An account started before the rules takes
+    them up here at its continue-as-new: the first email or letter it was sent counts as its
+    validation notice (the period's end is unknown, so a dispute still counts as within it).
+    Returns whether the rules are in force. Changes `state` in place."""
+    if in_force and not state.compliance and state.validation_notice_at is None:
+        first = next(
+            (c for c in state.contacts if c.outcome == "sent" and c.channel in NOTICE_CHANNELS),
+            None,
+        )
+        if first is not None:
+            state.validation_notice_at = first.at
+    state.compliance = in_force
+    return in_force
+
+
 def profile_of(account: AccountInput) -> Profile:
     return profile(account.ladder.jurisdiction.value)
 
@@ -69,9 +86,12 @@ def contact_capped(state: AccountState, account: AccountInput, now: datetime) ->
 
 def count_sent(state: AccountState, channel: Channel, at: datetime) -> None:
     """Remember a sent contact for the caps (only the last 7 days are kept: state stays
-    small). Changes `state` in place."""
+    small), and the first communication while the notice is owed. Changes `state` in place."""
     if not state.compliance:
         return
+    # A voicemail is a limited-content message, not a communication (12 CFR 1006.2(j)).
+    if channel != Channel.VOICEMAIL and state.first_communication_at is None:
+        state.first_communication_at = at
     state.contact_attempts = [*in_period(state.contact_attempts, at), at]
     if channel == Channel.SMS:
         state.text_attempts = [*in_period(state.text_attempts, at), at]
@@ -89,18 +109,27 @@ def carries_notice(state: AccountState, account: AccountInput, channel: Channel)
     return channel in NOTICE_CHANNELS and notice_owed(state, account)
 
 
+def reachable(state: AccountState, account: AccountInput, channel: Channel | None) -> bool:
+    return (
+        channel is not None
+        and channel.value not in state.unusable_channels
+        and account.debtor.address_for(channel) is not None
+    )
+
+
 def notice_follows(state: AccountState, account: AccountInput, now: datetime) -> bool:
-    """An email or letter step the debtor can receive is due within 5 ladder days from now."""
+    """An email or letter step that will reach the debtor is due within 5 days from now: on
+    the ladder (a step's fallback counts only where its own channel cannot reach them) and on
+    the calendar (no pause has stretched the time since the first communication)."""
+    first = state.first_communication_at
+    if first is not None and now >= first + timedelta(days=NOTICE_FOLLOWS_WITHIN_DAYS):
+        return False
     today = clock.ladder_day(account.due_at, now, state.paused_seconds, state.paused_since)
     for step in account.ladder.steps[state.next_step_index :]:
         if step.day > today + NOTICE_FOLLOWS_WITHIN_DAYS:
             return False
-        channels = (step.channel, step.fallback)
-        if any(
-            channel in NOTICE_CHANNELS and account.debtor.address_for(channel) is not None
-            for channel in channels
-            if channel is not None
-        ):
+        goes_on = step.channel if reachable(state, account, step.channel) else step.fallback
+        if goes_on in NOTICE_CHANNELS and reachable(state, account, goes_on):
             return True
     return False
 
@@ -162,10 +191,15 @@ def queue_verification(state: AccountState, account: AccountInput) -> str | None
     if any(is_verification(message.step) for message in state.pending):
         return "the verification letter is already queued"
     letter = account.ladder.dispute.verification
-    if account.debtor.address_for(letter.channel) is None:
+    if state.contact_ceased or not reachable(state, account, letter.channel):
+        why = (
+            "contact has ceased"
+            if state.contact_ceased
+            else "the debtor has no usable postal address"
+        )
         return (
-            "a verification must be sent before collection resumes (12 CFR 1006.38), and "
-            "the debtor has no postal address"
+            f"a verification must be sent before collection resumes (12 CFR 1006.38), and "
+            f"{why}: uphold the dispute, or validate it once a letter can reach the debtor"
         )
     state.verifications += 1
     state.pending.append(
@@ -187,6 +221,14 @@ def verification_done(state: AccountState, step: str, sent: bool, now: datetime)
     state.verification_owed = False
     t.milestone(state, now, "verification_sent", step=step)
     resume(state, now)
+
+
+def dropped(state: AccountState, now: datetime) -> None:
+    """Pending messages are dropped (a cease, no window at all): a verification among them was
+    not sent, and says so. Changes `state` in place."""
+    for message in state.pending:
+        if is_verification(message.step):
+            t.milestone(state, now, "verification_not_sent", step=message.step)
 
 
 def waiting_for_verification(state: AccountState) -> bool:
@@ -211,4 +253,7 @@ def resume(state: AccountState, now: datetime) -> None:
         state.hold_until = until
         t.pause(state, now, Status.HELD)
         return
+    if until is not None:  # it ran out while the account was disputed
+        state.breathing_space_until = None
+        t.milestone(state, now, "breathing_space_ended")
     t.resume_ladder(state, now)

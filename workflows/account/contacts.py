@@ -94,6 +94,8 @@ def not_sent(
         return NotSent(UNUSABLE[error_type], unusable=True)
     if error_type == ErrorType.TEMPLATE:
         return NotSent(SuppressReason.TEMPLATE_ERROR)
+    if error_type == ErrorType.NOT_LIMITED_CONTENT:
+        return NotSent(SuppressReason.NOT_LIMITED_CONTENT)
     if error_type == ErrorType.OUTSIDE_WINDOW:
         return Deferred(window_end)
     return Unavailable()
@@ -306,6 +308,8 @@ def no_window(
         contact = pending_contact(message)
         record_suppressed(state, contact, contact.channel, SuppressReason.NO_CONTACT_WINDOW, now)
         outage.finished(state, contact.step)
+        if compliance.is_verification(contact.step):
+            compliance.verification_done(state, contact.step, False, now)
         return state
     for step in clock.due_group(account.ladder.steps, state.next_step_index):
         if step.is_handoff and keep_handoff:

@@ -10,6 +10,7 @@ from workflows.account.actions import Action, Contact
 from workflows.account.apply import ScheduleNeeded
 from workflows.account.events import Reply
 from workflows.activity_types import (
+    AuditBatch,
     ClosedAccount,
     HandoffRequest,
     LadderDayStart,
@@ -22,8 +23,14 @@ from workflows.activity_types import (
 from workflows.types import AccountInput, AccountState
 
 
-def window(action: Action, state: AccountState, account: AccountInput) -> WindowRequest:
-    """The next open window at or after the action's time (and the local start of its day)."""
+def window(
+    action: Action,
+    state: AccountState,
+    account: AccountInput,
+    audit: tuple[AuditBatch, object] | None = None,
+) -> WindowRequest:
+    """The next open window at or after the action's time (and the local start of its day);
+    `audit`: records for the look-up to write first."""
     ladder_day = None
     if action.ladder_day is not None:
         ladder_day = LadderDayStart(
@@ -35,6 +42,7 @@ def window(action: Action, state: AccountState, account: AccountInput) -> Window
         window=account.ladder.contact_window,
         holidays=account.ladder.holidays,
         ladder_day=ladder_day,
+        audit=audit[0] if audit is not None else None,
         **calendar_rules(account),
     )
 

@@ -19,11 +19,10 @@ from workflows.account.events import BreathingSpace, BreathingSpaceEnd
 from workflows.types import AccountInput, AccountState, Status
 
 
-def refusal(state: AccountState) -> Answer | None:
-    """Why a promise, plan, hold or resume is refused (None: it is not). Until its timer has
-    fired, a breathing space counts as running."""
+def refusal(state: AccountState, now: datetime) -> Answer | None:
+    """Why a promise, plan, hold or resume is refused (None: it is not)."""
     until = state.breathing_space_until
-    if until is not None:
+    if until is not None and now < until:
         return refused(f"a breathing space runs until {until.date().isoformat()}")
     return None
 
