@@ -263,12 +263,7 @@ def _dispute(
 ) -> Answer:
     if state.status == Status.DISPUTED:
         return refused("already disputed")
-    if state.promise is not None:
-        t.milestone(state, now, "promise_cancelled")
-        state.promise = None
-    if state.plan is not None:
-        t.milestone(state, now, "plan_cancelled")
-        state.plan = None
+    t.cancel_arrangements(state, now)
     state.pending = []
     state.hold_until = None
     t.pause(state, now, Status.DISPUTED)

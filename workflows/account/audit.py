@@ -95,8 +95,11 @@ def batch(
     events = state.events[state.audited_events :]
     if not (state.audit_pending or contacts or events):
         return None
+    # In the order things happened: the opening first, a close or continue-as-new last.
+    first = [entry for entry in state.audit_pending if entry.kind == "opened"]
+    last = [entry for entry in state.audit_pending if entry.kind != "opened"]
     entries = [
-        *state.audit_pending,
+        *first,
         *(
             contact_entry(record, state.contacts_trimmed + state.audited_contacts + offset)
             for offset, record in enumerate(contacts)
@@ -105,6 +108,7 @@ def batch(
             event_entry(record, state.events_trimmed + state.audited_events + offset)
             for offset, record in enumerate(events)
         ),
+        *last,
     ]
     opening = any(entry.kind == "opened" for entry in state.audit_pending)
     request = AuditBatch(

@@ -38,12 +38,7 @@ def start(
     if compliance.in_breathing_space(state, now):
         return refused("a breathing space is already running")
     until = now + timedelta(days=event.days)
-    if state.promise is not None:
-        t.milestone(state, now, "promise_cancelled")
-        state.promise = None
-    if state.plan is not None:
-        t.milestone(state, now, "plan_cancelled")
-        state.plan = None
+    t.cancel_arrangements(state, now)
     state.pending = [m for m in state.pending if compliance.is_verification(m.step)]
     state.breathing_space_until = until
     t.forget_reminders(state)

@@ -38,6 +38,16 @@ def resume_ladder(state: AccountState, now: datetime) -> None:
     forget_reminders(state)
 
 
+def cancel_arrangements(state: AccountState, now: datetime) -> None:
+    """A dispute or a breathing space cancels a running promise or plan (recorded)."""
+    if state.promise is not None:
+        milestone(state, now, "promise_cancelled")
+        state.promise = None
+    if state.plan is not None:
+        milestone(state, now, "plan_cancelled")
+        state.plan = None
+
+
 def forget_reminders(state: AccountState) -> None:
     """A promise or plan that ended takes its reminders with it: one that was still being
     retried (an outage) is no longer due, so it leaves `retrying` (and the retry time with
