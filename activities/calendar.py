@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 import holidays as holiday_data
 
+from config.compliance import UK_NATIONS
 from config.ladder import ContactWindow
 from workflows.activity_types import (
     ScheduleAnswer,
@@ -32,7 +33,6 @@ SEARCH_HORIZON = timedelta(days=60)
 
 # uk (FCA CONC 7.9, config/compliance.py NO_SUNDAY_OR_BANK_HOLIDAY): the nations whose bank
 # holidays differ (holidays.UK subdivisions), and the weekday closed whatever the window says.
-UK_NATIONS = ("ENG", "NIR", "SCT", "WLS")
 SUNDAY = 6
 
 

@@ -183,6 +183,9 @@ class Profile:
         return rule in self.rules
 
 
+# The nations of the United Kingdom whose bank holidays differ (the `region` of a GB debtor).
+UK_NATIONS = ("ENG", "NIR", "SCT", "WLS")
+
 COMMON = (RuleId.CEASE, RuleId.DISPUTE, RuleId.OPT_OUT, RuleId.CALL_CAP)
 
 PROFILES: dict[str, Profile] = {

@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import re
 
-NATIONS = ("ENG", "SCT", "WLS", "NIR")
+from config.compliance import UK_NATIONS
+
+NATIONS = UK_NATIONS
 
 NORTHERN_IRISH_AREAS = frozenset({"BT"})
 SCOTTISH_AREAS = frozenset(

@@ -308,7 +308,7 @@ def test_debtor_region(changes: dict[str, str], region: str | None):
 
 def test_a_region_that_is_no_nation_is_refused():
     assert refused(**GB, region="Scotland") == (
-        "region 'Scotland' is not one of ENG, SCT, WLS, NIR"
+        "region 'Scotland' is not one of ENG, NIR, SCT, WLS"
     )
 
 

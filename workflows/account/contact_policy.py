@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from config.ladder import Channel
 from workflows.account import compliance
@@ -18,7 +18,7 @@ from workflows.types import AccountInput, AccountState, Status, SuppressReason
 # Regulation F (12 CFR 1006.14(b)): at most 7 calls in 7 days, none within 7 days after a
 # conversation. Applied in every jurisdiction: nobody should be called more often than that.
 CALL_CAP = 7
-CALL_CAP_PERIOD = timedelta(days=7)
+CALL_CAP_PERIOD = compliance.CAP_PERIOD
 
 
 @dataclass(frozen=True)
@@ -36,8 +36,7 @@ ALLOWED = Verdict()
 
 
 def calls_in_period(state: AccountState, now: datetime) -> list[datetime]:
-    since = now - CALL_CAP_PERIOD
-    return [at for at in state.call_attempts if at > since]
+    return compliance.in_period(state.call_attempts, now)
 
 
 def call_capped(state: AccountState, now: datetime) -> bool:
