@@ -70,10 +70,19 @@ def account_plan(
 
 
 def account_dispute(
-    account_id: AccountId, reason: Annotated[str, typer.Argument()], event_id: EventId = None
+    account_id: AccountId,
+    reason: Annotated[str, typer.Argument()],
+    received: Annotated[
+        str | None,
+        typer.Option(
+            help="The debtor's local date a mailed dispute arrived, YYYY-MM-DD (us: was it "
+            "within the validation period?). Default: now."
+        ),
+    ] = None,
+    event_id: EventId = None,
 ) -> None:
     """The debtor disputes the debt: all contact stops until it is resolved."""
-    _event(account_id, type="dispute", reason=reason, event_id=event_id)
+    _event(account_id, type="dispute", reason=reason, received_on=received, event_id=event_id)
 
 
 def account_resolve(

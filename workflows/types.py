@@ -196,6 +196,7 @@ class AccountEvent(BaseModel):
     code: str | None = None
     text: str | None = None
     days: int | None = None
+    received_on: dt.date | None = None  # dispute: when it arrived (debtor's local date)
     source: str = "ops"
 
     @field_validator("code", mode="before")

@@ -107,3 +107,20 @@ def test_an_account_started_before_the_rules_takes_them_up_with_its_first_letter
     assert not compliance.notice_owed(state, debtor)
     # The patch decides, not a carried flag: a run without it is not run by the rules.
     assert not compliance.take_up(state, debtor, False) and not state.compliance
+
+
+def test_a_mailed_dispute_counts_by_the_date_it_arrived() -> None:
+    """12 CFR 1006.38: within the validation period is judged by when the dispute was received,
+    not when ops entered it."""
+    debtor = account(MONDAY)
+    period_ends = (MONDAY + 35 * DAY).date()
+    state = compliant(debtor, validation_notice_at=MONDAY, validation_period_ends=period_ends)
+    later = MONDAY + 60 * DAY  # entered long after the period
+    on_time = typed_event(AccountEvent(type="dispute", received_on=period_ends))
+    late = typed_event(AccountEvent(type="dispute", received_on=period_ends + DAY))
+    _, answer = apply(state, debtor, on_time, later)
+    assert answer.detail.get("verification") == "required"
+    _, answer = apply(state, debtor, late, later)
+    assert "verification" not in answer.detail
+    _, answer = apply(state, debtor, typed_event(AccountEvent(type="dispute")), later)
+    assert "verification" not in answer.detail  # entered now, after the period

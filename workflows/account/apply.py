@@ -268,7 +268,10 @@ def _dispute(
     state.hold_until = None
     t.pause(state, now, Status.DISPUTED)
     return Answer(
-        detail={"reason": event.reason or "", **compliance.dispute_opened(state, account, now)}
+        detail={
+            "reason": event.reason or "",
+            **compliance.dispute_opened(state, account, now, event.received_on),
+        }
     )
 
 

@@ -154,11 +154,17 @@ def notice_sent(state: AccountState, at: datetime, period_ends: date | None) -> 
         state.validation_period_ends = period_ends
 
 
-def within_validation_period(state: AccountState, now: datetime) -> bool:
-    """Before the notice went out the period has not even begun: a dispute then counts too."""
+def within_validation_period(
+    state: AccountState, now: datetime, received_on: date | None = None
+) -> bool:
+    """Before the notice went out the period has not even begun: a dispute then counts too.
+    `received_on` (the debtor's local date a mailed dispute arrived) is compared exactly;
+    without it, the moment the dispute is entered, generously."""
     ends = state.validation_period_ends
     if state.validation_notice_at is None or ends is None:
         return True
+    if received_on is not None:
+        return received_on <= ends
     return now < datetime.combine(ends + timedelta(days=1), time(0), UTC) + _LATEST_END_OF_DAY
 
 
@@ -173,11 +179,13 @@ def is_verification(step: str) -> bool:
     return step.startswith("dispute-") and step.endswith("-verification")
 
 
-def dispute_opened(state: AccountState, account: AccountInput, now: datetime) -> dict[str, str]:
+def dispute_opened(
+    state: AccountState, account: AccountInput, now: datetime, received_on: date | None = None
+) -> dict[str, str]:
     """A dispute within the validation period needs a verification before collection resumes.
     Changes `state` in place; returns detail for the answer."""
     if enforces(state, account, RuleId.DISPUTE_VERIFICATION) and within_validation_period(
-        state, now
+        state, now, received_on
     ):
         state.verification_owed = True
         return {"verification": "required"}

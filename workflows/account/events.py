@@ -74,6 +74,9 @@ class Plan(_Event):
 class Dispute(_Event):
     type: Literal["dispute"]
     reason: ShortText | None = None
+    # The debtor's local date a mailed dispute arrived (us: is it within the validation
+    # period?); None: when it is entered.
+    received_on: LocalDate | None = None
 
 
 class DisputeResolved(_Event):
