@@ -67,6 +67,7 @@ __all__ = [
     "letter_file_names",
     "redact_manifest",
     "run_erase",
+    "started_jurisdiction",
     "workflow_status",
 ]
 
@@ -84,9 +85,15 @@ class ErasureReport:
 # ---- may it be erased? -------------------------------------------------------------------------
 
 
-def jurisdiction_refusal(account_id: str, records: Sequence[AuditRecord]) -> str | None:
-    """Why the account's profile forbids erasure (None: it enforces it)."""
+def jurisdiction_refusal(
+    account_id: str, records: Sequence[AuditRecord], started_under: str | None = None
+) -> str | None:
+    """Why the account's profile forbids erasure (None: it enforces it). `started_under`: the
+    jurisdiction in the workflow's own input, for an account that ran before the audit trail
+    (no `opened` record)."""
     opened = next((record.body for record in records if record.kind == "opened"), None)
+    if opened is None and started_under is not None:
+        opened = {"jurisdiction": started_under}
     if opened is None:
         return (
             f"refused: no audit record opened account {account_id}, so its jurisdiction is "
@@ -130,6 +137,24 @@ async def workflow_status(client: Client | None, account_id: str) -> str | None:
     except (TimeoutError, RPCError):
         return None
     return view.status.value
+
+
+async def started_jurisdiction(client: Client | None, account_id: str) -> str | None:
+    """The ladder's jurisdiction in the workflow's start input (None: Temporal cannot say)."""
+    if client is None:
+        return None
+    from temporalio.service import RPCError
+
+    from workflows.types import AccountInput
+
+    handle = client.get_workflow_handle(workflow_id_for(account_id))
+    try:
+        history = await handle.fetch_history(rpc_timeout=timedelta(seconds=10))
+    except (TimeoutError, RPCError):
+        return None
+    started = history.events[0].workflow_execution_started_event_attributes
+    [account] = await client.data_converter.decode(started.input.payloads, [AccountInput])
+    return str(account.ladder.jurisdiction.value)
 
 
 async def closed_refusal(
@@ -225,10 +250,15 @@ async def _checked_erase(
     from cli.account_commands import connected
 
     records = await asyncio.to_thread(store.audit.records, account_id)
-    refusal = jurisdiction_refusal(account_id, records)
     client = None
-    if refusal is None:
+    started_under = None
+    if not any(record.kind == "opened" for record in records):
+        # An account that ran before the audit trail: its workflow's input says its profile.
         client = await connected(settings, err)
+        started_under = await started_jurisdiction(client, account_id)
+    refusal = jurisdiction_refusal(account_id, records, started_under)
+    if refusal is None:
+        client = client or await connected(settings, err)
         refusal = await closed_refusal(account_id, store, records, client)
     if refusal is not None:
         _say(err, refusal)

@@ -561,3 +561,26 @@ async def test_erase_without_temporal_erases_the_rest_and_says_to_run_again(
     assert "run `dunning account erase E-1 --yes` again" in err_text.getvalue()
     assert not any(path.exists() for path in recorded.files)
     assert store.audit.verify("E-1").ok
+
+
+async def test_an_account_from_before_the_audit_trail_is_judged_by_its_workflow_input(
+    harness,
+):
+    """No `opened` record (the account ran before issue 12, or without a store): the profile
+    comes from the workflow's own start input, so an eu account can still be erased and a us
+    one is still refused."""
+    from tests.conftest import ladder_from
+    from tests.test_compliance_rules import ladder_text
+
+    eu = ladder_from(ladder_text("eu"))
+    async with harness.worker():
+        await harness.start(account(datetime(2038, 1, 4, 6, tzinfo=UTC), ladder=eu))
+        await harness.start(account(datetime(2038, 1, 4, 6, tzinfo=UTC), account_id="T-2"))
+        client = harness.env.client
+        assert await erasure.started_jurisdiction(client, "T-1") == "eu"
+        assert await erasure.started_jurisdiction(client, "T-2") == "us"
+        assert await erasure.started_jurisdiction(client, "T-404") is None
+    assert erasure.jurisdiction_refusal("T-1", [], "eu") is None
+    refused = erasure.jurisdiction_refusal("T-2", [], "us")
+    assert refused is not None and "1006.100" in refused
+    assert "unknown" in str(erasure.jurisdiction_refusal("T-404", [], None))
