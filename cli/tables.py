@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from rich.table import Table
 
+from config.compliance import citation
 from intake.accounts_csv import format_money
 from workflows.types import AccountView
 
@@ -60,7 +61,9 @@ def account_tables(view: AccountView) -> list[Table]:
             contact.channel.value,
             contact.template,
             contact.locale or "",
-            outcome_text(contact.outcome, contact.reason, contact.confirmed),
+            outcome_text(contact.outcome, contact.reason, contact.confirmed)
+            + (f" [{citation(contact.rule)}]" if contact.rule else "")
+            + (" + validation notice" if contact.validation_notice else ""),
         )
     events = Table(title="Events")
     for column in ("local time", "event", "accepted", "reason"):
