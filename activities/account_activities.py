@@ -91,7 +91,12 @@ class AccountActivities:
     async def next_contact_time(self, request: WindowRequest) -> datetime:
         if request.audit is not None and self.audit is not None:
             try:
-                await asyncio.to_thread(write_batch, self.audit, request.audit)
+                # Bounded well inside the look-up's own timeout: a hanging store must not
+                # hold the account up (it looks up again without the records).
+                await asyncio.wait_for(
+                    asyncio.to_thread(write_batch, self.audit, request.audit),
+                    AUDIT_WRITE_TIMEOUT.total_seconds(),
+                )
             except Exception as exc:  # the store: never let it hold the look-up up
                 raise ApplicationError(
                     f"audit records not written: {exc}",
@@ -298,6 +303,8 @@ def write_handoff(handoff_dir: Path, request: HandoffRequest) -> str:
     return str(target)
 
 
+# The audit records a window look-up carries: written within this, or left for later.
+AUDIT_WRITE_TIMEOUT = timedelta(seconds=3)
 # A worker whose credentials were refused retries this rarely: ops must fix a setting.
 CREDENTIALS_RETRY_DELAY = timedelta(minutes=5)
 

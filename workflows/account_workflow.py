@@ -128,8 +128,9 @@ class AccountWorkflow:
             await workflow.wait_condition(
                 lambda: False, timeout=CLOSED_LINGER, timeout_summary="refuse late events"
             )
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        await self._flush_audit()  # one a handler could not write (the store was down)
+        # Complete only once every record is written (a handler's, or the store was down).
+        while not (await self._flush_audit(patient=True) and workflow.all_handlers_finished()):
+            await workflow.wait_condition(workflow.all_handlers_finished)
         self._publisher.flush()
         return self._view()
 
@@ -299,15 +300,17 @@ class AccountWorkflow:
 
     # ---- the audit trail -------------------------------------------------------------------
 
-    async def _flush_audit(self) -> None:
+    async def _flush_audit(self, *, patient: bool = False) -> bool:
         """Write the records not yet in the audit store (one local activity, only when there
         are some). Events applied meanwhile stay for the next flush."""
         pending = audit.batch(self.state, self.input, workflow.info().workflow_id)
         if pending is None:
-            return
+            return True
         request, done = pending
-        if await calls.record_audit(request):
-            audit.written(self.state, done)  # else they stay for the next flush
+        if not await calls.record_audit(request, patient=patient):
+            return False  # they stay for the next flush
+        audit.written(self.state, done)
+        return True
 
     async def _continue_as_new(self) -> None:
         """Records not written yet travel in the state; only written ones are trimmed."""

@@ -82,6 +82,28 @@ def test_no_verification_is_queued_when_none_can_be_sent() -> None:
     assert not answer.accepted and "postal address" in str(answer.reason)
 
 
+def test_no_text_before_the_notice_while_the_ladder_is_paused() -> None:
+    """A promise before any contact: ladder days stand still, so "an email within 5 ladder
+    days" says nothing about the calendar; the promise reminder text waits for the notice."""
+    steps = (
+        "  - {id: email, day: 3, channel: email, template: courtesy}\n"
+        "  - {id: handoff, day: 45, action: handoff}\n"
+    )
+    debtor = account(MONDAY, ladder=ladder_from(ladder_text("us", steps)))
+    paused = compliant(debtor, paused_since=MONDAY - DAY, status=Status.PROMISED)
+    assert not compliance.notice_follows(paused, debtor, MONDAY)
+
+
+def test_an_event_after_a_breathing_space_ran_out_ends_it_once() -> None:
+    debtor = london(MONDAY)
+    state, _ = event(compliant(debtor), debtor, "breathing_space", days=10)
+    later = MONDAY + 11 * DAY
+    promise = typed_event(AccountEvent(type="dispute", reason="x"))
+    state, answer = apply(state, debtor, promise, later)
+    assert answer.accepted and state.breathing_space_until is None
+    assert [e.type for e in state.events].count("breathing_space_ended") == 1
+
+
 def test_a_cease_after_the_verification_was_queued_says_it_was_not_sent() -> None:
     debtor = account(MONDAY)
     state, _ = event(compliant(debtor), debtor, "dispute")
@@ -90,9 +112,7 @@ def test_a_cease_after_the_verification_was_queued_says_it_was_not_sent() -> Non
     assert "verification_not_sent" in [e.type for e in state.events]
 
 
-def test_an_account_started_before_the_rules_takes_them_up_with_its_first_letter_as_notice() -> (
-    None
-):
+def test_an_account_started_before_the_rules_still_owes_its_notice_when_it_takes_them_up() -> None:
     debtor = account(MONDAY)
     sent = ContactRecord(
         at=MONDAY - 30 * DAY,
@@ -103,8 +123,12 @@ def test_an_account_started_before_the_rules_takes_them_up_with_its_first_letter
     )
     state = AccountState(balance=debtor.balance, contacts=[sent])
     assert compliance.take_up(state, debtor, True)
-    assert state.compliance and state.validation_notice_at == sent.at
-    assert not compliance.notice_owed(state, debtor)
+    # What it was sent before carried no notice: its next email or letter carries it, and its
+    # first communication was that email (texts wait for the notice now).
+    assert state.compliance and state.validation_notice_at is None
+    assert compliance.notice_owed(state, debtor)
+    assert state.first_communication_at == sent.at
+    assert compliance.text_before_notice(state, debtor, Channel.SMS, MONDAY)
     # The patch decides, not a carried flag: a run without it is not run by the rules.
     assert not compliance.take_up(state, debtor, False) and not state.compliance
 

@@ -89,6 +89,7 @@ def apply(
     if isinstance(before, ScheduleNeeded) and schedule is None:
         raise ValueError(f"{event.type} needs its dates scheduled first")
     new = state.model_copy(deep=True)
+    respite.expire(new, now)
     answer = _HANDLERS[type(event)](new, account, event, now, schedule)
     return (new, answer) if answer.accepted else (state, answer)
 

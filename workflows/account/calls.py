@@ -142,13 +142,22 @@ async def record_account_closed(request: ClosedAccount, *, local_first: bool) ->
     await _record("record_account_closed", request, "record the account closed", local_first)
 
 
-async def record_audit(batch: AuditBatch) -> bool:
-    """Append the workflow's audit records (issue 12): local first, as the close record, then
-    an activity for at most AUDIT_BUDGET. False when the store stayed down: the records stay
-    in the state for the next write, and no timer of the account waits on the store."""
+async def record_audit(batch: AuditBatch, *, patient: bool = False) -> bool:
+    """Append the workflow's audit records (issue 12) with a local activity (two minutes at
+    most). False when the store is down: the records stay in the state for the next write, so
+    a contact or a handler's answer waits at most that long. `patient` (the last write, before
+    the workflow completes): then an activity for AUDIT_BUDGET; the caller tries again after."""
     try:
-        await _record("record_audit", batch, "write the audit records", True, bounded=AUDIT_BUDGET)
-    except ActivityError:
+        if patient:
+            await _record("record_audit", batch, "write the audit records", True, AUDIT_BUDGET)
+        else:
+            await workflow.execute_local_activity(
+                "record_audit",
+                batch,
+                start_to_close_timeout=CLOSE_LOCAL_ATTEMPT,
+                schedule_to_close_timeout=CLOSE_LOCAL_BUDGET,
+            )
+    except (ActivityError, ApplicationError):
         workflow.logger.warning("the audit store is unavailable; the records are kept")
         return False
     return True

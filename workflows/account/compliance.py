@@ -34,16 +34,17 @@ _LATEST_END_OF_DAY = timedelta(hours=14)
 def take_up(state: AccountState, account: AccountInput, in_force: bool) -> bool:
     """Set `state.compliance` from the run's patch (never from a carried value: an old worker
     may have run the run before and left it stale). An account started before the rules takes
-    them up here at its continue-as-new: the first email or letter it was sent counts as its
-    validation notice (the period's end is unknown, so a dispute still counts as within it).
+    them up here at its continue-as-new: what it was sent before carried no validation notice,
+    so the notice is still owed (its next email or letter carries it), and its first
+    communication is the first message it was sent (texts wait for the notice after 5 days).
     Returns whether the rules are in force. Changes `state` in place."""
-    if in_force and not state.compliance and state.validation_notice_at is None:
+    if in_force and not state.compliance and state.first_communication_at is None:
         first = next(
-            (c for c in state.contacts if c.outcome == "sent" and c.channel in NOTICE_CHANNELS),
+            (c for c in state.contacts if c.outcome == "sent" and c.channel != Channel.VOICEMAIL),
             None,
         )
         if first is not None:
-            state.validation_notice_at = first.at
+            state.first_communication_at = first.at
     state.compliance = in_force
     return in_force
 
@@ -86,7 +87,8 @@ def contact_capped(state: AccountState, account: AccountInput, now: datetime) ->
 
 def count_sent(state: AccountState, channel: Channel, at: datetime) -> None:
     """Remember a sent contact for the caps (only the last 7 days are kept: state stays
-    small), and the first communication while the notice is owed. Changes `state` in place."""
+    small), and the first communication (read only while the notice is owed). Changes `state`
+    in place."""
     if not state.compliance:
         return
     # A voicemail is a limited-content message, not a communication (12 CFR 1006.2(j)).
@@ -124,6 +126,8 @@ def notice_follows(state: AccountState, account: AccountInput, now: datetime) ->
     first = state.first_communication_at
     if first is not None and now >= first + timedelta(days=NOTICE_FOLLOWS_WITHIN_DAYS):
         return False
+    if state.paused_since is not None:
+        return False  # ladder days stand still: no step is coming within 5 days of the calendar
     today = clock.ladder_day(account.due_at, now, state.paused_seconds, state.paused_since)
     for step in account.ladder.steps[state.next_step_index :]:
         if step.day > today + NOTICE_FOLLOWS_WITHIN_DAYS:
@@ -207,7 +211,7 @@ def queue_verification(state: AccountState, account: AccountInput) -> str | None
         )
         return (
             f"a verification must be sent before collection resumes (12 CFR 1006.38), and "
-            f"{why}: uphold the dispute, or validate it once a letter can reach the debtor"
+            f"{why}: the dispute can only be upheld"
         )
     state.verifications += 1
     state.pending.append(

@@ -46,7 +46,9 @@ def _record(
         event_id=event.event_id,
         detail=detail,
     )
-    state.events.insert(position, record)
+    # Never before a record already written to the audit store (the loop may have written a
+    # milestone while this event's handler awaited an activity): it would never be written.
+    state.events.insert(max(position, state.audited_events), record)
 
 
 def first_answer(state: AccountState, event_id: str | None) -> EventResult | None:

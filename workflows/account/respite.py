@@ -60,6 +60,18 @@ def end(
     return Answer()
 
 
+def expire(state: AccountState, now: datetime) -> None:
+    """A breathing space whose end has passed before its timer fired (an event came first):
+    it ends now, so the timer does not report it later. Changes `state` in place."""
+    until = state.breathing_space_until
+    if until is not None and now >= until:
+        state.breathing_space_until = None
+        t.milestone(state, now, "breathing_space_ended")
+        if state.status == Status.HELD and state.hold_until == until:
+            state.hold_until = None
+            t.resume_ladder(state, now)
+
+
 def ended(state: AccountState, now: datetime) -> bool:
     """The hold's timer fired at the end of a breathing space: record it and resume. Changes
     `state` in place; False when the hold was an ordinary one."""
