@@ -236,3 +236,45 @@ async def test_a_worker_with_an_audit_log_records_the_account(harness: Harness, 
     assert debtor is not None and b"Claire Martin" in (debtor.body or b"")
     assert "contact" in [record.kind for record in records]
     assert store.audit.verify("T-1").ok
+
+
+class FailingFirst:
+    """An audit log whose first `failures` appends fail (a store briefly down)."""
+
+    def __init__(self, inner, failures: int) -> None:
+        self.inner, self.failures, self.refused = inner, failures, 0
+
+    def append(self, account_id, records):
+        if self.refused < self.failures:
+            self.refused += 1
+            raise RuntimeError("the store is down")
+        return self.inner.append(account_id, records)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+async def test_a_store_outage_delays_no_contact_and_loses_no_record(
+    harness: Harness, store: SqlStore
+):
+    """The records a window look-up carries cannot be written: it looks up again without them,
+    the contacts go on time, and the records are written at a later write."""
+    flaky = FailingFirst(store.audit, failures=3)
+    worker = build_worker(
+        harness.env.client,
+        harness.settings,
+        transport=harness.transport,
+        handoff_dir=harness.handoff_dir,
+        task_queue=harness.task_queue,
+        audit=flaky,  # type: ignore[arg-type]
+    )
+    async with worker:
+        await harness.start(account(MONDAY))
+        await harness.advance_to(MONDAY + timedelta(days=12))
+        view = await harness.view()
+    assert flaky.refused == 3
+    sent = [c for c in view.contacts if c.outcome == "sent"]
+    assert [c.step for c in sent][:3] == ["courtesy-email", "sms-reminder", "first-letter"]
+    written = [r.body.get("step") for r in store.audit.records("T-1") if r.kind == "contact"]
+    assert written[:2] == ["courtesy-email", "sms-reminder"]  # the last one at the next write
+    assert store.audit.verify("T-1").ok
