@@ -68,15 +68,8 @@ from activities.validation_notice import (
     notice_context,
     notice_figures,
 )
-from config.ladder import Channel
-
-EXTENSIONS: dict[Channel, str] = {
-    Channel.EMAIL: "html",
-    Channel.SMS: "txt",
-    Channel.VOICEMAIL: "txt",
-    Channel.LETTER: "txt",
-}
-NOTICE_CHANNELS = (Channel.EMAIL, Channel.LETTER)  # 1006.34: the notice goes in writing
+from config.compliance import NOTICE_CHANNELS
+from config.ladder import EXTENSIONS, Channel
 
 # MessageFacts and sample_facts live in activities/message_facts.py; importable from here too.
 __all__ = [

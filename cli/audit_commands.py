@@ -206,16 +206,6 @@ def verification_lines(report: ChainReport) -> list[str]:
 # ---- commands ----------------------------------------------------------------------------------
 
 
-def _settings() -> Settings:
-    from config.settings import SettingsError, load_settings
-
-    try:
-        return load_settings()
-    except SettingsError as exc:
-        err.print(f"settings: {exc}", markup=False, highlight=False)
-        raise typer.Exit(2) from None
-
-
 @contextmanager
 def opened_store(settings: Settings) -> Iterator[Store]:
     """The shared store, or exit 2 with one line saying why it cannot be read."""
@@ -232,9 +222,16 @@ def opened_store(settings: Settings) -> Iterator[Store]:
         store.close()
 
 
+def _settings() -> Settings:
+    from cli.main import settings_or_exit  # at call time: cli.main registers this module
+
+    return settings_or_exit()
+
+
 def _refuse(message: str, code: int = 1) -> typer.Exit:
-    err.print(message, markup=False, highlight=False, soft_wrap=True)
-    return typer.Exit(code)
+    from cli.main import fail
+
+    return fail(message, code)
 
 
 AccountId = Annotated[str, typer.Argument(help="The account id.")]

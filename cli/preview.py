@@ -16,6 +16,7 @@ from rich.text import Text
 from activities.outgoing import message_facts
 from activities.render import RenderError
 from cli.account_commands import load_accounts
+from config.compliance import NOTICE_CHANNELS
 from config.ladder import Channel, Ladder
 from config.ladder_loader import LadderError
 from config.settings import Settings
@@ -62,7 +63,7 @@ def carries_validation_notice(account: AccountInput, step: str, channel: Channel
     if step not in steps:
         return False
     earlier = account.ladder.steps[: steps.index(step)]
-    if any(ladder_step.channel in compliance.NOTICE_CHANNELS for ladder_step in earlier):
+    if any(ladder_step.channel in NOTICE_CHANNELS for ladder_step in earlier):
         return False  # an earlier email or letter carried it
     owed = AccountState(balance=account.balance, compliance=True)  # nothing sent yet
     return compliance.carries_notice(owed, account, channel)

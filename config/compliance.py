@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from config.ladder import Channel
+
 if TYPE_CHECKING:
     from config.ladder import Ladder
 
@@ -182,6 +184,11 @@ class Profile:
     def enforces(self, rule: RuleId) -> bool:
         return rule in self.rules
 
+
+# 12 CFR 1006.34: the validation notice goes in writing, in the initial communication or
+# within five days after it.
+NOTICE_CHANNELS = (Channel.EMAIL, Channel.LETTER)
+NOTICE_WITHIN_DAYS = 5
 
 # The nations of the United Kingdom whose bank holidays differ (the `region` of a GB debtor).
 UK_NATIONS = ("ENG", "NIR", "SCT", "WLS")

@@ -15,8 +15,6 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from config.compliance import RuleId, profile
-
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -29,6 +27,16 @@ class Channel(StrEnum):
     SMS = "sms"
     VOICEMAIL = "voicemail"
     LETTER = "letter"
+
+
+# Template files: templates/<channel>/<template>.<locale>.<ext> (the renderer reads them, the
+# ladder checks look for them).
+EXTENSIONS: dict[Channel, str] = {
+    Channel.EMAIL: "html",
+    Channel.SMS: "txt",
+    Channel.VOICEMAIL: "txt",
+    Channel.LETTER: "txt",
+}
 
 
 class Jurisdiction(StrEnum):
@@ -243,6 +251,9 @@ class Ladder(_Strict):
         ):
             if ref is not None:
                 found.append((where, ref.channel, ref.template))
+        # Imported here: config.compliance names the ladder's channels (config.ladder).
+        from config.compliance import RuleId, profile
+
         if profile(self.jurisdiction.value).enforces(RuleId.DISPUTE_VERIFICATION):
             verification = self.dispute.verification
             found.append(("dispute.verification", verification.channel, verification.template))

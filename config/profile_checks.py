@@ -25,21 +25,19 @@ from pathlib import Path
 
 from jinja2 import Environment, TemplateSyntaxError, meta
 
-from config.compliance import RULES, RuleId, contact_cap, profile, text_cap
-from config.ladder import Channel, Ladder, Step
+from config.compliance import (
+    NOTICE_CHANNELS,
+    NOTICE_WITHIN_DAYS,
+    RULES,
+    RuleId,
+    contact_cap,
+    profile,
+    text_cap,
+)
+from config.ladder import EXTENSIONS, Channel, Ladder, Step
 
-# As activities/render.py names template files (not imported: it pulls in Babel and jinja's
-# renderer, and this module is imported by the ladder loader).
-EXTENSIONS: dict[Channel, str] = {
-    Channel.EMAIL: "html",
-    Channel.SMS: "txt",
-    Channel.VOICEMAIL: "txt",
-    Channel.LETTER: "txt",
-}
 VALIDATION_NOTICE_VARIABLE = "validation_notice"
 OPT_OUT_VARIABLE = "opt_out"
-# 12 CFR 1006.34(a)(1): in the initial communication or within five days after it.
-VALIDATION_NOTICE_DAYS = 5
 CAP_WINDOW_DAYS = 7
 # Codes of the `holidays` library that are United Kingdom calendars (GB-ENG, GB-SCT, ...).
 UK_HOLIDAY_COUNTRIES = ("GB", "UK")
@@ -181,11 +179,9 @@ def _validation_notice(ladder: Ladder, references: TemplateReferences) -> list[P
     if first is None:
         return []
     index, step = first
-    last_day = step.day + VALIDATION_NOTICE_DAYS
+    last_day = step.day + NOTICE_WITHIN_DAYS
     candidates = [
-        s
-        for _, s in contacts
-        if s.channel in (Channel.EMAIL, Channel.LETTER) and step.day <= s.day <= last_day
+        s for _, s in contacts if s.channel in NOTICE_CHANNELS and step.day <= s.day <= last_day
     ]
     gaps: list[str] = []
     for candidate in candidates:
@@ -198,7 +194,7 @@ def _validation_notice(ladder: Ladder, references: TemplateReferences) -> list[P
             return []  # carried (or unknown: the missing template is refused on its own)
         gaps.append(f"{{{{ {VALIDATION_NOTICE_VARIABLE} }}}} is missing from {', '.join(lacking)}")
     found = "; ".join(gaps) if gaps else "there is no email or letter step on those days"
-    field = "template" if step.channel in (Channel.EMAIL, Channel.LETTER) else "channel"
+    field = "template" if step.channel in NOTICE_CHANNELS else "channel"
     return [
         _problem(
             RuleId.VALIDATION_NOTICE,

@@ -151,12 +151,7 @@ async def record_audit(batch: AuditBatch, *, patient: bool = False) -> bool:
         if patient:
             await _record("record_audit", batch, "write the audit records", True, AUDIT_BUDGET)
         else:
-            await workflow.execute_local_activity(
-                "record_audit",
-                batch,
-                start_to_close_timeout=CLOSE_LOCAL_ATTEMPT,
-                schedule_to_close_timeout=CLOSE_LOCAL_BUDGET,
-            )
+            await _local("record_audit", batch)
     except (ActivityError, ApplicationError):
         workflow.logger.warning("the audit store is unavailable; the records are kept")
         return False
@@ -172,12 +167,7 @@ async def _record(
 ) -> None:
     if local_first:
         try:
-            await workflow.execute_local_activity(
-                name,
-                request,
-                start_to_close_timeout=CLOSE_LOCAL_ATTEMPT,
-                schedule_to_close_timeout=CLOSE_LOCAL_BUDGET,
-            )
+            await _local(name, request)
             return
         except (ActivityError, ApplicationError):  # as next_open_moment: either may arrive
             workflow.logger.warning("%s: failed locally; retrying as an activity", name)
@@ -187,4 +177,14 @@ async def _record(
         start_to_close_timeout=timedelta(minutes=1),
         schedule_to_close_timeout=bounded,
         summary=summary,
+    )
+
+
+async def _local(name: str, request: object) -> None:
+    """A record written by a local activity: one marker in history, two minutes at most."""
+    await workflow.execute_local_activity(
+        name,
+        request,
+        start_to_close_timeout=CLOSE_LOCAL_ATTEMPT,
+        schedule_to_close_timeout=CLOSE_LOCAL_BUDGET,
     )

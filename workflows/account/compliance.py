@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 
-from config.compliance import Profile, RuleId, profile
+from config.compliance import NOTICE_CHANNELS, NOTICE_WITHIN_DAYS, Profile, RuleId, profile
 from config.compliance import contact_cap as ladder_contact_cap
 from config.compliance import text_cap as ladder_text_cap
 from config.ladder import Channel
@@ -22,9 +22,6 @@ from workflows.account import transitions as t
 from workflows.types import AccountInput, AccountState, PendingMessage, Status
 
 CAP_PERIOD = timedelta(days=7)
-# 12 CFR 1006.34(a)(1)(i)(B): the notice may follow the initial communication within 5 days.
-NOTICE_FOLLOWS_WITHIN_DAYS = 5
-NOTICE_CHANNELS = (Channel.EMAIL, Channel.LETTER)
 # The validation period ends on a local date; the workflow holds no tz data, so "by the end of
 # that day" is taken at the latest zone on earth (UTC-12) plus 2 hours: a dispute near the
 # boundary counts as within the period, the debtor's side of any doubt.
@@ -124,13 +121,13 @@ def notice_follows(state: AccountState, account: AccountInput, now: datetime) ->
     the ladder (a step's fallback counts only where its own channel cannot reach them) and on
     the calendar (no pause has stretched the time since the first communication)."""
     first = state.first_communication_at
-    if first is not None and now >= first + timedelta(days=NOTICE_FOLLOWS_WITHIN_DAYS):
+    if first is not None and now >= first + timedelta(days=NOTICE_WITHIN_DAYS):
         return False
     if state.paused_since is not None:
         return False  # ladder days stand still: no step is coming within 5 days of the calendar
     today = clock.ladder_day(account.due_at, now, state.paused_seconds, state.paused_since)
     for step in account.ladder.steps[state.next_step_index :]:
-        if step.day > today + NOTICE_FOLLOWS_WITHIN_DAYS:
+        if step.day > today + NOTICE_WITHIN_DAYS:
             return False
         goes_on = step.channel if reachable(state, account, step.channel) else step.fallback
         if goes_on in NOTICE_CHANNELS and reachable(state, account, goes_on):
