@@ -98,8 +98,13 @@ async def close_accounts(client: Client, queue: str, **hows: str) -> None:
     """Run stand-in accounts (`dunning-<id>`) to their end, and wait until visibility lists
     every one that closed."""
     for account_id, how in hows.items():
+        # One to terminate waits: otherwise a busy worker may complete it first and the
+        # terminate finds it already completed.
         handle = await client.start_workflow(
-            "DunningAccount", how, id=f"dunning-{account_id}", task_queue=queue
+            "DunningAccount",
+            "wait" if how == "terminate" else how,
+            id=f"dunning-{account_id}",
+            task_queue=queue,
         )
         if how == "terminate":
             await handle.terminate("test")
