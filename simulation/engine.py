@@ -119,16 +119,23 @@ def report(view: AccountView, start: datetime, late: Iterable[EventRecord] = ())
         "balance": format_money(view.balance, view.currency),
         "currency": view.currency,
         "contacts": [contact_entry(contact, start, zone) for contact in view.contacts],
-        "events": [
-            {
-                "day": _day(event.at, start),
-                "type": event.type,
-                "accepted": event.accepted,
-                "reason": event.reason,
-            }
-            for event in [*view.events, *late]
-        ],
+        "events": [event_entry(event, start) for event in [*view.events, *late]],
     }
+
+
+def event_entry(event: EventRecord, start: datetime) -> dict[str, Any]:
+    """One event as CONTRACT section 5 shows it, plus when (UTC) and its details (a payment's
+    amount, a milestone's figures) when it has any: what `dunning report` reads."""
+    entry: dict[str, Any] = {
+        "day": _day(event.at, start),
+        "type": event.type,
+        "accepted": event.accepted,
+        "reason": event.reason,
+        "at": utc_iso(event.at.astimezone(UTC).replace(microsecond=0)),
+    }
+    if event.detail:
+        entry["detail"] = dict(event.detail)
+    return entry
 
 
 def contact_entry(contact: ContactRecord, start: datetime, zone: ZoneInfo) -> dict[str, Any]:
@@ -145,6 +152,8 @@ def contact_entry(contact: ContactRecord, start: datetime, zone: ZoneInfo) -> di
         "outcome": contact.outcome,
         "reason": contact.reason,
     }
+    if contact.variant is not None:
+        entry["variant"] = contact.variant
     if contact.outcome == "sent":
         entry["confirmed"] = contact.confirmed
         if contact.validation_notice:

@@ -67,11 +67,15 @@ def contacts(document: dict) -> list[dict]:
 
 
 def without_send_times(document: dict) -> dict:
-    """The document with each contact's `at`, `local` and `day` left out (compared apart)."""
+    """The document with each contact's `at`, `local` and `day` and each event's `at` left out (compared apart)."""
     copy = {**document, "accounts": [dict(account) for account in document["accounts"]]}
     for account in copy["accounts"]:
         account["contacts"] = [
             {key: value for key, value in contact.items() if key not in ("at", "local", "day")}
             for contact in account["contacts"]
+        ]
+        account["events"] = [
+            {key: value for key, value in event.items() if key != "at"}
+            for event in account["events"]
         ]
     return copy

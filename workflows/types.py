@@ -141,6 +141,8 @@ class ContactRecord(BaseModel):
     # the validation notice (us).
     content: str | None = None
     validation_notice: bool = False
+    # The step's template variant (A/B/n) this contact used, when the step has variants.
+    variant: str | None = None
 
 
 class EventRecord(BaseModel):
