@@ -67,7 +67,7 @@ def contacts(document: dict) -> list[dict]:
 
 
 def without_send_times(document: dict) -> dict:
-    """The document with each contact's `at`, `local` and `day` and each event's `at` left out (compared apart)."""
+    """The document without contacts' `at`, `local`, `day` and events' `at` (compared apart)."""
     copy = {**document, "accounts": [dict(account) for account in document["accounts"]]}
     for account in copy["accounts"]:
         account["contacts"] = [
