@@ -1,7 +1,8 @@
 """Wire a Temporal worker: the account workflow and its activities on the task queue.
 
 Nothing else lives here. The transport is chosen by settings (the outbox by default); tests and
-`dunning simulate` pass their own (an in-memory outbox).
+`dunning simulate` pass their own (an in-memory outbox). Metrics are the client's runtime's
+(`connection/temporal.py`): a worker reports wherever the client it is given reports.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 from activities.account_activities import AccountActivities
 from activities.audit_activities import AuditActivities
 from activities.channels.base import Transport
+from activities.channels.metered import MeteredTransport
 from activities.channels.outbox import FileOutbox
 from activities.housekeeping import housekeeping_activities
 from activities.render import Creditor, TemplateRenderer
@@ -172,7 +174,8 @@ def build_worker(
     audit_log = audit or (store.audit if store is not None else None)
     activities = AccountActivities(
         renderer=renderer_for(settings),
-        transport=transport or transport_for(settings, store),
+        # Each delivery counted on the worker's metrics endpoint (README, "Metrics").
+        transport=MeteredTransport(transport or transport_for(settings, store)),
         payment_link_template=settings.payment_link_template,
         handoff_dir=handoff_dir or settings.handoff_dir,
         accounts=accounts or (store.accounts if store is not None else None),

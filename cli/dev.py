@@ -21,7 +21,7 @@ from temporalio.testing import WorkflowEnvironment
 from cli.account_commands import connected, import_accounts
 from config.settings import Settings
 from connection.schedules import ensure_housekeeping_schedule
-from connection.temporal import bundled_binary
+from connection.temporal import bundled_binary, start_worker_metrics
 from store import Store, StoreError
 from worker import build_worker, open_shared_store
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
@@ -40,6 +40,7 @@ async def _until_stopped() -> None:
 
 
 async def run_worker_only(settings: Settings, out: Console, err: Console) -> int:
+    metrics = start_worker_metrics(settings, err.print)  # before the client: its runtime
     client = await connected(settings, err)
     if client is None:
         return 1
@@ -49,8 +50,8 @@ async def run_worker_only(settings: Settings, out: Console, err: Console) -> int
     worker = build_worker(client, settings, store=store)
     out.print(
         f"worker on task queue [bold]{settings.task_queue}[/bold] at "
-        f"{settings.temporal_address} ({settings.temporal_namespace}), store {store.url}; "
-        "Ctrl-C stops"
+        f"{settings.temporal_address} ({settings.temporal_namespace}), store {store.url}, "
+        f"{metrics}; Ctrl-C stops"
     )
     try:
         async with worker:
@@ -71,18 +72,21 @@ def shared_store(settings: Settings, err: Console) -> Store | None:
 
 
 async def run_webhooks_only(settings: Settings, host: str, port: int, out: Console) -> int:
-    from inbound.server import embedded_server, webhook_app
+    from inbound.server import embedded_server, metrics_listener, metrics_phrase, webhook_app
 
-    server = embedded_server(webhook_app(settings), host, port)
-    serving = asyncio.create_task(_serve(server, out))
-    out.print(
-        f"webhooks on http://{host}:{port} (public URL {settings.public_base_url}); Ctrl-C stops"
-    )
-    stop = asyncio.create_task(_until_stopped())
-    await asyncio.wait({serving, stop}, return_when=asyncio.FIRST_COMPLETED)
-    stop.cancel()
-    server.should_exit = True
-    await serving
+    app = webhook_app(settings)
+    server = embedded_server(app, host, port)
+    with metrics_listener(app, settings, out.print) as metrics:
+        serving = asyncio.create_task(_serve(server, out))
+        out.print(
+            f"webhooks on http://{host}:{port} (public URL {settings.public_base_url}), "
+            f"{metrics_phrase(metrics)}; Ctrl-C stops"
+        )
+        stop = asyncio.create_task(_until_stopped())
+        await asyncio.wait({serving, stop}, return_when=asyncio.FIRST_COMPLETED)
+        stop.cancel()
+        server.should_exit = True
+        await serving
     return 0 if server.started else 1
 
 
@@ -104,25 +108,25 @@ async def _webhooks_beside(settings: Settings, enabled: bool, out: Console):
     if not enabled:
         yield
         return
-    from inbound.server import embedded_server, webhook_app
+    from inbound.server import embedded_server, metrics_listener, metrics_phrase, webhook_app
 
     dev_settings = settings.model_copy(
         update={"temporal_address": f"localhost:{settings.dev_server_port}"}
     )
-    server = embedded_server(
-        webhook_app(dev_settings), settings.webhook_host, settings.webhook_port
-    )
-    serving = asyncio.create_task(_serve(server, out))
-    out.print(
-        f"webhooks on http://{settings.webhook_host}:{settings.webhook_port} "
-        f"(public URL {settings.public_base_url})"
-    )
-    try:
-        yield
-    finally:
-        server.should_exit = True
-        with contextlib.suppress(Exception):
-            await serving
+    app = webhook_app(dev_settings)
+    server = embedded_server(app, settings.webhook_host, settings.webhook_port)
+    with metrics_listener(app, settings, out.print) as metrics:
+        serving = asyncio.create_task(_serve(server, out))
+        out.print(
+            f"webhooks on http://{settings.webhook_host}:{settings.webhook_port} "
+            f"(public URL {settings.public_base_url}), {metrics_phrase(metrics)}"
+        )
+        try:
+            yield
+        finally:
+            server.should_exit = True
+            with contextlib.suppress(Exception):
+                await serving
 
 
 async def run_dev(
@@ -134,8 +138,12 @@ async def run_dev(
     *,
     webhooks: bool = True,
 ) -> int:
+    from cli.ops_commands import with_dev_ops_token
+
+    settings = with_dev_ops_token(settings, webhooks, out)  # a console login for this run
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     database = settings.data_dir / "temporal.sqlite"
+    metrics = start_worker_metrics(settings, err.print)  # before any client: their runtime
     out.print(f"starting the Temporal dev server (state in {database}) ...")
     env = await WorkflowEnvironment.start_local(
         namespace=settings.temporal_namespace,
@@ -156,8 +164,8 @@ async def run_dev(
         async with worker, _webhooks_beside(settings, webhooks, out):
             out.print(
                 f"Temporal on localhost:{settings.dev_server_port}, UI on "
-                f"http://localhost:{settings.dev_ui_port}, worker on '{settings.task_queue}', "
-                f"outbox in {settings.outbox_dir}"
+                f"http://localhost:{settings.dev_ui_port}, worker on '{settings.task_queue}' "
+                f"({metrics}), outbox in {settings.outbox_dir}"
             )
             schedule = await ensure_housekeeping_schedule(env.client, settings)
             out.print(f"housekeeping schedule {schedule}")

@@ -10,7 +10,7 @@ from activities.limited_content import limited_content_problems
 from activities.render import RenderError, TemplateRenderer, sample_facts
 from activities.sms_opt_out import with_opt_out
 from activities.sms_segments import MAX_SEGMENTS, count_segments
-from config.ladder import Channel, Jurisdiction, Ladder
+from config.ladder import Channel, Jurisdiction, Ladder, Step
 from config.ladder_loader import (
     LadderError,
     LadderProblem,
@@ -20,6 +20,7 @@ from config.ladder_loader import (
 )
 from config.profile_checks import message_path, profile_problems
 from config.settings import Settings
+from config.variants import shares
 from worker import renderer_for
 
 
@@ -113,8 +114,19 @@ def ladder_table(ladder: Ladder) -> Table:
             str(step.day),
             step.id,
             "handoff" if step.is_handoff else (step.channel.value if step.channel else ""),
-            step.template or "",
+            _templates(step),
             step.fallback.value if step.fallback else "",
             f"+{step.deadline_days} days" if step.deadline_days else "",
         )
     return table
+
+
+def _templates(step: Step) -> str:
+    """The step's template, or one line per A/B/n variant with its weight and expected share."""
+    if step.variants is None:
+        return step.template or ""
+    share = shares(step)
+    return "\n".join(
+        f"{variant.template} (weight {variant.weight}, {share[variant.template]:.0%})"
+        for variant in step.variants
+    )

@@ -23,6 +23,8 @@ from cli.db_commands import db_app
 from cli.event_commands import AccountId
 from cli.event_commands import register as register_event_commands
 from cli.housekeeping_commands import housekeeping_app
+from cli.ops_commands import ops_app
+from cli.report_commands import report as report_command
 from config.settings import Settings, SettingsError, load_settings
 
 app = typer.Typer(
@@ -39,6 +41,8 @@ app.add_typer(account_app, name="account")
 app.add_typer(db_app, name="db")
 app.add_typer(housekeeping_app, name="housekeeping")
 app.add_typer(audit_app, name="audit")
+app.add_typer(ops_app, name="ops")
+app.command("report")(report_command)  # cli/report_commands.py
 
 out = Console()
 err = Console(stderr=True, soft_wrap=True)  # one error, one line: scripts grep it
@@ -137,12 +141,17 @@ def preview(
     step: Annotated[str, typer.Option(help="Step id (or promise.reminder, plan.missed, ...).")],
     account_row: Annotated[int, typer.Option(help="Data row number, 1 = first account.")] = 1,
     channel: Annotated[str | None, typer.Option(help="Render the step's fallback instead.")] = None,
+    variant: Annotated[
+        str | None, typer.Option(help="Only this template variant (default: every variant).")
+    ] = None,
 ) -> None:
-    """Render one message for one account to the terminal."""
+    """Render one message for one account to the terminal (every variant of an A/B/n step)."""
     from cli.preview import preview_message
 
     raise typer.Exit(
-        preview_message(file, ladder, step, account_row, channel, settings_or_exit(), out, err)
+        preview_message(
+            file, ladder, step, account_row, channel, settings_or_exit(), out, err, variant
+        )
     )
 
 

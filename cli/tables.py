@@ -59,7 +59,7 @@ def account_tables(view: AccountView) -> list[Table]:
             contact.at.astimezone(zone).isoformat(timespec="minutes"),
             contact.step,
             contact.channel.value,
-            contact.template,
+            contact.template + (" (A/B variant)" if contact.variant else ""),
             contact.locale or "",
             outcome_text(contact.outcome, contact.reason, contact.confirmed)
             + (f" [{citation(contact.rule)}]" if contact.rule else "")
@@ -126,7 +126,7 @@ def audit_account_tables(account_id: str, records: Sequence[AuditRecord]) -> lis
                 _utc(record.at),
                 str(body.get("step") or ""),
                 str(body.get("channel") or ""),
-                str(body.get("template") or ""),
+                str(body.get("template") or "") + (" (A/B variant)" if body.get("variant") else ""),
                 str(body.get("locale") or ""),
                 outcome_text(
                     str(body.get("outcome") or ""),
@@ -142,6 +142,13 @@ def audit_account_tables(account_id: str, records: Sequence[AuditRecord]) -> lis
                 str(body.get("reason") or ""),
             )
     return [summary, contacts, events]
+
+
+def _variant_label(contact: dict[str, Any]) -> str:
+    """`variant ` before the template of a contact whose step has A/B/n variants (the JSON's
+    `variant` is the assigned variant's template name), so a table reader can tell a wording
+    under test from the step's only one."""
+    return "variant " if contact.get("variant") else ""
 
 
 def simulation_tables(document: dict[str, Any]) -> list[Table]:
@@ -160,7 +167,7 @@ def simulation_tables(document: dict[str, Any]) -> list[Table]:
             (
                 c["day"],
                 c["local"],
-                f"{c['step']} ({c['template']}.{c['locale'] or '-'})",
+                f"{c['step']} ({_variant_label(c)}{c['template']}.{c['locale'] or '-'})",
                 c["channel"],
                 outcome_text(c["outcome"], c["reason"], c.get("confirmed", True)),
             )

@@ -75,6 +75,17 @@ class ContactWindow(_Strict):
         return tuple(WEEKDAYS.index(day) for day in self.days)
 
 
+class Variant(_Strict):
+    """One wording of an A/B/n step: its template and its share of the step's accounts.
+
+    Which variant an account gets is `config/variants.py`'s deterministic hash, so the weights
+    and the order of a step's variants are part of the assignment: changing them moves running
+    accounts to another wording (adding a new step with variants does not)."""
+
+    template: TemplateName
+    weight: int = Field(default=1, ge=1, le=1000)
+
+
 class Step(_Strict):
     """One rung of the ladder: a contact on a channel, or the handoff."""
 
@@ -82,6 +93,9 @@ class Step(_Strict):
     day: int = Field(ge=0, le=3650)
     channel: Channel | None = None
     template: TemplateName | None = None
+    # A/B/n: each account gets one of these templates (`config/variants.py`). Left out of the
+    # serialized step when absent, so a ladder without variants travels exactly as before.
+    variants: tuple[Variant, ...] | None = Field(default=None, exclude_if=lambda v: v is None)
     deadline_days: int | None = Field(default=None, ge=1, le=365)
     fallback: Channel | None = None
     action: Literal["contact", "handoff"] = "contact"
@@ -91,7 +105,7 @@ class Step(_Strict):
         if self.action == "handoff":
             extra = [
                 name
-                for name in ("channel", "template", "deadline_days", "fallback")
+                for name in ("channel", "template", "variants", "deadline_days", "fallback")
                 if getattr(self, name) is not None
             ]
             if extra:
@@ -99,15 +113,44 @@ class Step(_Strict):
             return self
         if self.channel is None:
             raise ValueError("a contact step needs a channel")
-        if self.template is None:
-            raise ValueError("a contact step needs a template")
+        if self.template is not None and self.variants is not None:
+            raise ValueError(
+                "@variants: a step takes a template or variants, not both (remove template:)"
+            )
+        if self.template is None and self.variants is None:
+            raise ValueError("a contact step needs a template (or variants)")
+        if self.variants is not None:
+            self._check_variants(self.variants)
         if self.fallback == self.channel:
             raise ValueError("fallback must differ from channel")
         return self
 
+    @staticmethod
+    def _check_variants(variants: tuple[Variant, ...]) -> None:
+        if len(variants) < 2:
+            raise ValueError(
+                "@variants: list at least two variants (for one wording write template: instead)"
+            )
+        seen: set[str] = set()
+        for index, variant in enumerate(variants):
+            if variant.template in seen:
+                raise ValueError(
+                    f"@variants.{index}.template: template {variant.template!r} is listed twice "
+                    "(each variant needs its own template)"
+                )
+            seen.add(variant.template)
+
     @property
     def is_handoff(self) -> bool:
         return self.action == "handoff"
+
+    @property
+    def templates(self) -> tuple[str, ...]:
+        """Every template the step may send: its template, or each variant's (none for the
+        handoff). For checks that must hold whichever variant an account gets."""
+        if self.variants is not None:
+            return tuple(variant.template for variant in self.variants)
+        return (self.template,) if self.template is not None else ()
 
 
 class MessageRef(_Strict):
@@ -233,16 +276,26 @@ class Ladder(_Strict):
         raise KeyError(step_id)
 
     def messages(self) -> list[tuple[str, Channel, str]]:
-        """Every (where, channel, template) this ladder can send, for template checks.
+        """Every (where, channel, template) this ladder can send, for template checks: each
+        variant of an A/B/n step and its fallback count as messages of their own
+        (`steps.<id>.variants.<n>`, `steps.<id>.variants.<n>.fallback`).
 
         The dispute verification letter is listed only where the profile sends it (us, 12 CFR
         1006.38): other ladders never send it, so they need not ship its templates."""
         found: list[tuple[str, Channel, str]] = []
         for step in self.steps:
-            if step.channel is not None and step.template is not None:
+            if step.channel is None:
+                continue
+            if step.variants is None and step.template is not None:
                 found.append((f"steps.{step.id}", step.channel, step.template))
                 if step.fallback is not None:
                     found.append((f"steps.{step.id}.fallback", step.fallback, step.template))
+            for index, variant in enumerate(step.variants or ()):
+                # A variant's fallback sends the same wording on the fallback channel.
+                where = f"steps.{step.id}.variants.{index}"
+                found.append((where, step.channel, variant.template))
+                if step.fallback is not None:
+                    found.append((f"{where}.fallback", step.fallback, variant.template))
         for where, ref in (
             ("promise.reminder", self.promise.reminder),
             ("promise.broken", self.promise.broken),

@@ -128,7 +128,12 @@ def parse_ladder(text: str, file: Path) -> Ladder:
                     int(part) if part.isdigit() else part for part in pointer.split(".")
                 )
             node, _ = _node_at(root, path)
-            line = _key_line(root, path) if error["type"] == "extra_forbidden" else None
+            # An unknown key, or a whole list (`variants:` with too few entries), is best pointed
+            # at by its key: a block list's own first line is its first entry.
+            pointed_by_key = error["type"] == "extra_forbidden" or isinstance(
+                node, yaml.SequenceNode
+            )
+            line = _key_line(root, path) if pointed_by_key else None
             if line is None and node is not None:
                 line = node.start_mark.line + 1
             if error["type"] == "extra_forbidden":

@@ -122,11 +122,16 @@ class TemplateReferences:
 
 def message_path(ladder: Ladder, where: str) -> tuple[int | str, ...]:
     """A `Ladder.messages()` place as a YAML path: `steps.sms-reminder.fallback` →
-    ("steps", 1, "fallback"); `promise.broken` → ("promise", "broken", "template")."""
+    ("steps", 1, "fallback"); `steps.sms-reminder.variants.1` → ("steps", 1, "variants", 1,
+    "template"); `promise.broken` → ("promise", "broken", "template")."""
     parts = where.split(".")
     if parts[0] == "steps":
         index = next(i for i, step in enumerate(ladder.steps) if step.id == parts[1])
-        return ("steps", index, "fallback" if parts[-1] == "fallback" else "template")
+        if parts[-1] == "fallback":
+            return ("steps", index, "fallback")
+        if len(parts) >= 4 and parts[2] == "variants":
+            return ("steps", index, "variants", int(parts[3]), "template")
+        return ("steps", index, "template")
     return (*parts, "template")
 
 
@@ -167,7 +172,7 @@ def _problem(rule: RuleId, path: tuple[int | str, ...], message: str) -> Profile
 
 def _describe(step: Step) -> str:
     channel = step.channel.value if step.channel is not None else "handoff"
-    return f"{step.id}, day {step.day}, {channel} {step.template}"
+    return f"{step.id}, day {step.day}, {channel} {' | '.join(step.templates)}"
 
 
 def _validation_notice(ladder: Ladder, references: TemplateReferences) -> list[ProfileProblem]:
@@ -185,16 +190,25 @@ def _validation_notice(ladder: Ladder, references: TemplateReferences) -> list[P
     ]
     gaps: list[str] = []
     for candidate in candidates:
-        if candidate.channel is None or candidate.template is None:  # a contact step has both
+        if candidate.channel is None:  # a contact step has a channel
             continue
-        lacking = references.lacking(
-            candidate.channel, candidate.template, VALIDATION_NOTICE_VARIABLE
-        )
-        if lacking is None or not lacking:
-            return []  # carried (or unknown: the missing template is refused on its own)
+        # A step with variants carries the notice only if every variant does: an account may
+        # get any one of them.
+        lacking: list[str] = []
+        for template in candidate.templates:
+            found_in = references.lacking(candidate.channel, template, VALIDATION_NOTICE_VARIABLE)
+            if found_in is None:
+                return []  # unknown: the missing template is refused on its own
+            lacking.extend(found_in)
+        if not lacking:
+            return []  # carried
         gaps.append(f"{{{{ {VALIDATION_NOTICE_VARIABLE} }}}} is missing from {', '.join(lacking)}")
     found = "; ".join(gaps) if gaps else "there is no email or letter step on those days"
-    field = "template" if step.channel in NOTICE_CHANNELS else "channel"
+    field = (
+        ("variants" if step.variants is not None else "template")
+        if step.channel in NOTICE_CHANNELS
+        else "channel"
+    )
     return [
         _problem(
             RuleId.VALIDATION_NOTICE,

@@ -101,6 +101,14 @@ class Settings(BaseSettings):
     inbound_parse_secret: SecretStr | None = None  # ?key= or basic-auth password of Inbound Parse
     webhook_max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     inbound_email_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    # The ops console under /ops (inbound/ops/): off (404) unless a password hash or a token is
+    # set. The hash is argon2 (`dunning ops hash-password`); the token is for scripts
+    # (`Authorization: Bearer`) and is also accepted on the login form. The session secret signs
+    # the session cookie (unset: a random one per process, so a restart logs everyone out).
+    ops_password_hash: SecretStr | None = None
+    ops_token: SecretStr | None = None
+    ops_session_secret: SecretStr | None = None
+    ops_session_minutes: int = Field(default=480, ge=5, le=7 * 24 * 60)
 
     # Letters: one dated print batch per day, a PDF per letter and a manifest for the mail house.
     letters_dir: Path | None = None  # defaults to <data_dir>/letters
@@ -135,6 +143,18 @@ class Settings(BaseSettings):
     worker_sandbox: bool = True
     # `accounts import` (and `simulate`) start this many workflows at once (a round trip each).
     import_concurrency: int = Field(default=32, ge=1, le=1000)
+    # Prometheus metrics (README "Metrics"): host:port of the worker's endpoint (the Temporal
+    # SDK's own metrics and ours) and of the webhook server's, never its public port; "" = off.
+    worker_metrics_address: str = "127.0.0.1:9464"
+    webhook_metrics_address: str = "127.0.0.1:9465"
+
+    @field_validator("worker_metrics_address", "webhook_metrics_address")
+    @classmethod
+    def _metrics_address(cls, value: str) -> str:
+        host, _, port = value.strip().rpartition(":")
+        if value.strip() and (not host or not port.isdigit() or not 0 < int(port) < 65536):
+            raise ValueError("must be host:port, e.g. 127.0.0.1:9464, or empty (off)")
+        return value.strip()
 
     @field_validator("temporal_address")
     @classmethod
@@ -165,6 +185,20 @@ class Settings(BaseSettings):
     def _e164(cls, value: str | None) -> str | None:
         if value is not None and not (value.startswith("+") and value[1:].isdigit()):
             raise ValueError("must be an E.164 number such as +14155550100")
+        return value
+
+    @field_validator("ops_password_hash")
+    @classmethod
+    def _argon2_hash(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith("$argon2"):
+            raise ValueError("must be an argon2 hash: make one with `dunning ops hash-password`")
+        return value
+
+    @field_validator("ops_token", "ops_session_secret")
+    @classmethod
+    def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 24:
+            raise ValueError("must be at least 24 characters (e.g. `openssl rand -hex 32`)")
         return value
 
     @field_validator("payment_link_template")

@@ -6,11 +6,17 @@ converter: pydantic's, which carries Decimal as a string and datetimes with thei
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import TLSConfig
 
 from config.settings import Settings
+
+if TYPE_CHECKING:
+    from temporalio.runtime import Runtime
 
 
 def tls_config(settings: Settings) -> TLSConfig | bool:
@@ -104,3 +110,54 @@ def stderr_runtime():
             )
         )
     )
+
+
+# ---- the worker's metrics runtime (README, "Metrics") ------------------------------------------
+# One per process and address: a runtime with Prometheus binds its port for the life of the
+# process (the SDK cannot stop it), and every client and worker made from it reports there: the
+# SDK's own metrics (`temporal_*`) and ours, emitted through the workflow's and the activities'
+# metric meters. `dunning worker` and `dunning dev` install it as the SDK's default before
+# anything connects, so in `dunning dev` the webhook server's client reports there too.
+_METRICS_RUNTIMES: dict[str, Runtime] = {}
+
+
+class MetricsUnavailable(Exception):
+    """The worker's metrics endpoint could not be served (the address is in use)."""
+
+
+def prometheus_runtime(address: str) -> Runtime:
+    """A runtime serving `/metrics` on `address` (host:port); the same one each time for the
+    same address, since a second one could not bind it. Raises MetricsUnavailable."""
+    from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+
+    runtime = _METRICS_RUNTIMES.get(address)
+    if runtime is None:
+        try:
+            config = TelemetryConfig(metrics=PrometheusConfig(bind_address=address))
+            runtime = Runtime(telemetry=config)
+        except ValueError as exc:
+            raise MetricsUnavailable(
+                f"worker metrics cannot be served on {address}: {exc} "
+                "(set DUNNING_WORKER_METRICS_ADDRESS; empty turns them off)"
+            ) from None
+        _METRICS_RUNTIMES[address] = runtime
+    return runtime
+
+
+def start_worker_metrics(settings: Settings, say: Callable[[str], None]) -> str:
+    """Make the metrics runtime the SDK's default for every client this process connects from
+    now on; the phrase a start-up line ends with. An address that cannot be bound is reported
+    through `say` and the worker runs without metrics rather than not at all (several workers
+    on one host share the default address: give each its own)."""
+    from temporalio.runtime import Runtime
+
+    address = settings.worker_metrics_address
+    if not address:
+        return "metrics off"
+    try:
+        runtime = prometheus_runtime(address)
+    except MetricsUnavailable as exc:
+        say(f"warning: {exc}")
+        return "no metrics"
+    Runtime.set_default(runtime, error_if_already_set=False)
+    return f"metrics on http://{address}/metrics"

@@ -13,6 +13,7 @@ Routes (stable: provider consoles and scripts point at them), one router per sen
     POST /payments          signed payment notices → payment event
     GET|POST /unsubscribe/{token}  one-click unsubscribe from the List-Unsubscribe header
     GET  /healthz           200 when Temporal answers, else 503
+    /ops/...                the ops console, behind its own login (inbound/ops/, docs/ops.md)
 
 Rules every route keeps:
 - the signature is checked first, by a FastAPI dependency (`inbound/security.py`); a missing
@@ -40,6 +41,8 @@ from config.settings import Settings
 from inbound.accounts import AccountGateway, AccountsUnavailable
 from inbound.body_limit import BodyLimit
 from inbound.context import WebhookContext, WebhookStore
+from inbound.metrics import MetricsMiddleware, WebhookMetrics
+from inbound.ops import console_enabled, create_ops_app
 from inbound.routes import health, payments, sendgrid, twilio, unsubscribe
 from inbound.security import Refused
 
@@ -74,17 +77,23 @@ def create_app(
         openapi_url=None,
         lifespan=lifespan,
     )
-    app.state.webhooks = WebhookContext(settings, accounts, store, clock)
+    # Served on a listener of its own (`inbound/server.py`), never on this app's port.
+    app.state.metrics = WebhookMetrics()
+    app.state.webhooks = WebhookContext(settings, accounts, store, clock, app.state.metrics)
     app.add_exception_handler(Refused, _refused)
     app.add_exception_handler(AccountsUnavailable, _unavailable)
     app.add_exception_handler(RequestValidationError, _invalid)
     for router in ROUTERS:
         app.include_router(router)
+    if console_enabled(settings):  # the ops console: its own application, its own login
+        app.mount("/ops", create_ops_app(app.state.webhooks))
     app.add_middleware(
         BodyLimit,
         default=settings.webhook_max_body_bytes,
         larger={"/sendgrid/inbound": settings.inbound_email_max_bytes},
     )
+    # Last, so outermost: it times and counts every answer, a 413 of BodyLimit's too.
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics, router=app.router)
     return app
 
 

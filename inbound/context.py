@@ -20,6 +20,7 @@ from fastapi import Request
 from config.settings import Settings
 from inbound.accounts import AccountGateway, UnknownAccount
 from inbound.answers import answer_text, twiml_message
+from inbound.metrics import WebhookMetrics
 from store.protocols import CallScript, CallScriptStore, EmailEvents, ProcessedEmail
 from workflows.types import AccountEvent, AccountView, EventResult
 
@@ -47,6 +48,7 @@ class WebhookContext:
     accounts: AccountGateway
     store: WebhookStore
     clock: Callable[[], float]
+    metrics: WebhookMetrics | None = None  # the app's (README, "Metrics")
 
     async def apply(self, account_id: str, event: AccountEvent) -> EventResult | None:
         """The event applied to the account; None when there is no such account."""
@@ -54,7 +56,9 @@ class WebhookContext:
             result = await self.accounts.apply(account_id, event)
         except UnknownAccount as exc:
             log.info("event %s for %s not applied: %s", event.type, account_id, exc)
+            self._count(event, "no_account")
             return None
+        self._count(event, event_answer(result))
         log.info(
             "event %s for %s: %s%s",
             event.type,
@@ -94,6 +98,17 @@ class WebhookContext:
             return twiml_message(None)
         text = answer_text("several", view.locale, phone=self.settings.creditor_phone)
         return twiml_message(text)
+
+    def _count(self, event: AccountEvent, answer: str) -> None:
+        if self.metrics is not None:
+            self.metrics.event(event.type, answer)
+
+
+def event_answer(result: EventResult) -> str:
+    """The `answer` label: a repeated event id is a duplicate, whatever its first answer."""
+    if result.duplicate:
+        return "duplicate"
+    return "accepted" if result.accepted else "refused"
 
 
 def webhook_context(request: Request) -> WebhookContext:

@@ -19,7 +19,7 @@ from intake.events import send_event
 from intake.start import start_account
 from tests.conftest import MONDAY, Harness, account, ladder_from
 from workflows import search_attributes as sa
-from workflows.account_workflow import COMPLIANCE
+from workflows.account.patches import CONSOLE
 from workflows.types import AccountEvent, Status
 
 DAY = timedelta(days=1)
@@ -157,7 +157,7 @@ async def test_search_attributes_follow_events_and_the_close(harness: Harness):
     ]
     patches = [m for m in markers if m.marker_name == "core_patch"]
     assert [json.loads(m.details["patch-data"].payloads[0].data)["id"] for m in patches] == [
-        COMPLIANCE
+        CONSOLE
     ]
     tasks = [
         event.event_id

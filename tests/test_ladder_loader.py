@@ -351,7 +351,7 @@ def test_handoff_with_a_channel_is_refused():
 def test_contact_step_without_template_is_refused():
     problem = only_problem(edited("    template: reminder\n", ""))
     assert problem.field == "steps[1] (sms-reminder)"
-    assert problem.message == "a contact step needs a template"
+    assert problem.message == "a contact step needs a template (or variants)"
 
 
 def test_unknown_channel_name_is_refused_on_its_line():

@@ -15,20 +15,24 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from workflows.account.patches import CONSOLE
 from workflows.account_workflow import COMPLIANCE, LEAN_RULES, AccountWorkflow
+from workflows.search_attributes import STEP
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 
 
 # Generations: before the account model, with it, with issue 10's send rules (patches),
-# issue 11's lean rules (one patch, `lean-rules`, instead of three), and issue 12's compliance
-# profiles and audit trail (`compliance-profiles`, asked instead of `lean-rules`).
+# issue 11's lean rules (one patch, `lean-rules`, instead of three), issue 12's compliance
+# profiles and audit trail (`compliance-profiles`, asked instead of `lean-rules`), and issue
+# 13's ops console (`ops-console`: the next step as a search attribute, asked first).
 GENERATIONS = (
     "example-events-",
     "model-example-events-",
     "send-faults-example-events-",
     "lean-example-events-",
     "compliance-example-events-",
+    "console-example-events-",
 )
 
 
@@ -69,11 +73,21 @@ def test_the_lean_generation_asks_only_the_lean_rules_patch():
             assert patches_marked(load(path)) == [LEAN_RULES], path.name
 
 
-def test_the_newest_generation_asks_only_the_compliance_patch():
-    """Accounts started since issue 12 ask `compliance-profiles` first and no older patch, and
+def upserted_names(history: WorkflowHistory) -> set[str]:
+    """Every search attribute the workflow upserted (ours and the SDK's TemporalChangeVersion)."""
+    upserts = [
+        event.upsert_workflow_search_attributes_event_attributes
+        for event in history.events
+        if event.HasField("upsert_workflow_search_attributes_event_attributes")
+    ]
+    return {name for upsert in upserts for name in upsert.search_attributes.indexed_fields}
+
+
+def test_the_compliance_generation_asks_only_the_compliance_patch():
+    """Accounts started in issue 12 ask `compliance-profiles` first and no older patch, and
     write their audit records (a local activity marker)."""
     for path in HISTORIES:
-        if path.name.startswith(GENERATIONS[-1]):
+        if path.name.startswith(GENERATIONS[-2]):
             history = load(path)
             assert patches_marked(history) == [COMPLIANCE], path.name
             markers = [
@@ -82,6 +96,20 @@ def test_the_newest_generation_asks_only_the_compliance_patch():
                 if event.HasField("marker_recorded_event_attributes")
             ]
             assert any("record_audit" in str(marker) for marker in markers), path.name
+            assert STEP.name not in upserted_names(history), path.name
+
+
+def test_the_newest_generation_asks_only_the_console_patch_and_publishes_the_step():
+    """Accounts started since issue 13 ask `ops-console` first and no older patch (one marker,
+    as before), and upsert `DunningStep`; the older generations never do."""
+    for path in HISTORIES:
+        history = load(path)
+        if path.name.startswith(GENERATIONS[-1]):
+            assert patches_marked(history) == [CONSOLE], path.name
+            assert STEP.name in upserted_names(history), path.name
+        else:
+            assert CONSOLE not in patches_marked(history), path.name
+            assert STEP.name not in upserted_names(history), path.name
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[path.stem for path in HISTORIES])

@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from config.ladder import Channel, Step
     from workflows.account import (
         audit,
+        audit_trail,
         calls,
         compliance,
         contact_policy,
@@ -70,6 +71,7 @@ class AccountWorkflow:
         # Bumped by every applied event: the loop re-plans when it moved while it waited.
         self._changes = 0
         self._publisher = Publisher(enabled=input.search_attributes, batched=self._lean)
+        self._metrics = calls.Metrics(self.state)  # what the state holds now is counted
         self._loop_ended = False
         # Events and contacts never interleave: an event that arrives while a message is being
         # sent is applied right after the send (see README, "Events and sends").
@@ -128,10 +130,7 @@ class AccountWorkflow:
             await workflow.wait_condition(
                 lambda: False, timeout=CLOSED_LINGER, timeout_summary="refuse late events"
             )
-        # Complete only once every record is written (a handler's, or the store was down).
-        while not (await self._flush_audit(patient=True) and workflow.all_handlers_finished()):
-            await workflow.wait_condition(workflow.all_handlers_finished)
-        self._publisher.flush()
+        await audit_trail.complete(self, self._metrics, self._publisher)
         return self._view()
 
     def _next_action(self) -> Action | None:
@@ -177,7 +176,7 @@ class AccountWorkflow:
             if step.is_handoff:
                 await self._hand_off(step)
                 return
-            if not await self._contact(contacts.step_contact(step)):
+            if not await self._contact(contacts.step_contact(step, self.input)):
                 return  # the provider is unavailable: another send round later
             self.state = deadlines.step_done(self.state)
         self._publish()
@@ -298,29 +297,13 @@ class AccountWorkflow:
     _lean = staticmethod(patches.lean)
     _compliance = staticmethod(patches.compliance)
 
-    # ---- the audit trail -------------------------------------------------------------------
+    # ---- the audit trail and the metrics (workflows/account/audit_trail.py) ----------------
 
     async def _flush_audit(self, *, patient: bool = False) -> bool:
-        """Write the records not yet in the audit store (one local activity, only when there
-        are some). Events applied meanwhile stay for the next flush."""
-        pending = audit.batch(self.state, self.input, workflow.info().workflow_id)
-        if pending is None:
-            return True
-        request, done = pending
-        if not await calls.record_audit(request, patient=patient):
-            return False  # they stay for the next flush
-        audit.written(self.state, done)
-        return True
+        return await audit_trail.flush(self, self._metrics, patient=patient)
 
     async def _continue_as_new(self) -> None:
-        """Records not written yet travel in the state; only written ones are trimmed."""
-        if self.state.compliance:
-            audit.continued(self.state, workflow.now())
-            await self._flush_audit()
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        audit.trimmed(self.state)
-        self._publisher.flush()
-        workflow.continue_as_new(self.input.model_copy(update={"state": self.state}))
+        await audit_trail.continue_as_new(self, self._metrics, self._publisher)
 
     # ---- events --------------------------------------------------------------------------------
 
@@ -331,6 +314,7 @@ class AccountWorkflow:
         async with self._lock:
             first = journal.first_answer(self.state, event.event_id)
             if first is not None:
+                self._metrics.count_duplicate(event.type)
                 return first
             position = len(self.state.events)
             answer = await self._apply(typed_event(event))

@@ -13,7 +13,7 @@ temporal operator namespace describe -n "$NAMESPACE" >/dev/null 2>&1 \
   || temporal operator namespace create -n "$NAMESPACE" --retention "$RETENTION"
 
 for attribute in DunningStatus:Keyword DunningLadder:Keyword DunningNextContact:Datetime \
-  DunningDaysPastDue:Int DunningContact:KeywordList; do
+  DunningDaysPastDue:Int DunningContact:KeywordList DunningStep:Keyword; do
   name=${attribute%%:*}
   type=${attribute#*:}
   temporal operator search-attribute create -n "$NAMESPACE" --name "$name" --type "$type" \

@@ -166,7 +166,7 @@ class Driver:
                             self.state, self.account, step.id, "ref", self.now
                         )
                         return
-                    if not self.contact(contacts.step_contact(step), step.day):
+                    if not self.contact(contacts.step_contact(step, self.account), step.day):
                         return
                     self.state = deadlines.step_done(self.state)
 

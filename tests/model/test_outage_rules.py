@@ -16,7 +16,7 @@ def test_an_outside_window_answer_is_deferred_and_before_issue_10_it_was_a_faile
     end = MONDAY + timedelta(hours=14)
     assert contacts.not_sent("OutsideWindow", end) == contacts.Deferred(end)
     model = driver()
-    email = contacts.step_contact(model.account.ladder.steps[0])
+    email = contacts.step_contact(model.account.ladder.steps[0], model.account)
     old, then = contacts.settle(
         model.state,
         model.account,
@@ -32,7 +32,7 @@ def test_an_outside_window_answer_is_deferred_and_before_issue_10_it_was_a_faile
 
 def test_a_deferred_send_keeps_its_key_records_no_contact_and_waits_for_the_window_end():
     model = driver()
-    email = contacts.step_contact(model.account.ladder.steps[0])
+    email = contacts.step_contact(model.account.ladder.steps[0], model.account)
     key = contacts.idempotency_key("wf", model.state, email.step, email.channel)
     end = MONDAY + DAY + timedelta(hours=14)  # Tuesday 21:00 in Paris, the step due
     state, then = contacts.settle(
@@ -58,7 +58,7 @@ def test_a_deferral_without_a_window_end_waits_a_send_round_not_a_tight_loop():
     """The activity found no window open at the planned moment although the workflow's
     look-up did (tz or holiday data upgraded in between): the next try is one spacing later."""
     model = driver()
-    email = contacts.step_contact(model.account.ladder.steps[0])
+    email = contacts.step_contact(model.account.ladder.steps[0], model.account)
     now = MONDAY + DAY + timedelta(hours=3)
     state, then = contacts.settle(
         model.state,

@@ -168,7 +168,7 @@ def test_the_eighth_call_in_seven_days_is_capped_and_a_conversation_blocks_calls
 
 def test_every_send_round_has_its_own_idempotency_key():
     model = driver()
-    step = contacts.step_contact(model.account.ladder.steps[0])
+    step = contacts.step_contact(model.account.ladder.steps[0], model.account)
     first = contacts.idempotency_key("wf", model.state, step.step, step.channel)
     state, then = contacts.settle(
         model.state,
@@ -186,7 +186,7 @@ def test_every_send_round_has_its_own_idempotency_key():
 
 def test_after_the_last_send_round_the_fallback_channel_is_tried():
     model = driver()
-    sms = contacts.step_contact(model.account.ladder.step("sms-reminder"))
+    sms = contacts.step_contact(model.account.ladder.step("sms-reminder"), model.account)
     state = model.state
     for _ in range(model.account.ladder.send_rounds.rounds):
         state, then = contacts.settle(

@@ -11,12 +11,16 @@ from datetime import datetime
 from typing import Any, Literal
 
 from config.ladder import Channel, Step
-from workflows.types import PendingMessage
+from config.variants import variant_for
+from workflows.types import AccountInput, PendingMessage
 
 
 @dataclass(frozen=True)
 class Contact:
-    """One message of one step: its channel, and the fallback for when that cannot reach."""
+    """One message of one step: its channel, and the fallback for when that cannot reach.
+
+    `variant`: the template variant (A/B/n) of the step this account got, when the step has
+    variants; `template` is then that variant's template, on the channel and the fallback."""
 
     step: str
     channel: Channel
@@ -24,11 +28,21 @@ class Contact:
     fallback: Channel | None = None
     deadline_days: int | None = None
     details: dict[str, Any] = field(default_factory=dict)  # promise / installment figures
+    variant: str | None = None
 
 
-def step_contact(step: Step) -> Contact:
-    assert step.channel is not None and step.template is not None
-    return Contact(step.id, step.channel, step.template, step.fallback, step.deadline_days)
+def step_contact(step: Step, account: AccountInput) -> Contact:
+    """The contact of a ladder step for this account. A step with variants sends the one the
+    account is assigned: a hash of (ladder, step, account), so a replay sends the same."""
+    assert step.channel is not None
+    if step.variants is None:
+        assert step.template is not None
+        return Contact(step.id, step.channel, step.template, step.fallback, step.deadline_days)
+    variant = variant_for(account.ladder.name, step, account.account_id)
+    assert variant is not None
+    return Contact(
+        step.id, step.channel, variant, step.fallback, step.deadline_days, variant=variant
+    )
 
 
 def pending_contact(message: PendingMessage) -> Contact:

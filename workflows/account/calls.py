@@ -15,12 +15,14 @@ minutes; when the store is down longer, a regular activity takes over and retrie
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from temporalio import workflow
+from temporalio.common import MetricCounter
 from temporalio.exceptions import ActivityError, ApplicationError
 
-from workflows.account import contacts
+from workflows.account import contacts, metrics
 from workflows.activity_errors import error_type, window_end
 from workflows.activity_options import (
     LOOKUP_RETRY,
@@ -42,7 +44,7 @@ from workflows.activity_types import (
     SendRequest,
     WindowRequest,
 )
-from workflows.types import ErrorType
+from workflows.types import AccountState, ErrorType
 
 CLOSE_LOCAL_ATTEMPT = timedelta(seconds=30)
 CLOSE_LOCAL_BUDGET = timedelta(minutes=2)
@@ -188,3 +190,32 @@ async def _local(name: str, request: object) -> None:
         start_to_close_timeout=CLOSE_LOCAL_ATTEMPT,
         schedule_to_close_timeout=CLOSE_LOCAL_BUDGET,
     )
+
+
+class Metrics:
+    """The account's counters on the workflow's metric meter (`README`, "Metrics").
+
+    Emitting a metric is not a command: nothing is recorded in history, and the meter drops
+    every count while the workflow replays, so a replayed task counts nothing twice.
+    """
+
+    def __init__(self, state: AccountState) -> None:
+        self._tally = metrics.Tally(state)
+        self._counters: dict[str, MetricCounter] = {}
+
+    def count_new_records(self, state: AccountState) -> None:
+        """Count the contacts and events `state` gained since the last call."""
+        self._add(self._tally.new(state))
+
+    def count_duplicate(self, event_type: str) -> None:
+        self._add({metrics.duplicate_count(event_type): 1})
+
+    def _add(self, counts: Mapping[metrics.Count, int]) -> None:
+        for count, value in sorted(counts.items()):
+            counter = self._counters.get(count.name)
+            if counter is None:
+                counter = workflow.metric_meter().create_counter(
+                    count.name, metrics.DESCRIPTIONS[count.name]
+                )
+                self._counters[count.name] = counter
+            counter.add(value, count.attributes)

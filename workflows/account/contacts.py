@@ -263,6 +263,7 @@ def _record_sent(
             confirmed=sent.confirmed,
             content=sent.content,
             validation_notice=sent.validation_notice,
+            variant=contact.variant,
         )
     )
 
@@ -286,6 +287,7 @@ def record_suppressed(
             reason=str(reason),
             fallback_for=fallback_for,
             rule=rule_for_reason(str(reason)),
+            variant=contact.variant,
         )
     )
 
@@ -315,7 +317,9 @@ def no_window(
         if step.is_handoff and keep_handoff:
             break
         contact = (
-            step_contact(step) if not step.is_handoff else Contact(step.id, Channel.LETTER, "")
+            step_contact(step, account)
+            if not step.is_handoff
+            else Contact(step.id, Channel.LETTER, "")
         )
         record_suppressed(state, contact, contact.channel, SuppressReason.NO_CONTACT_WINDOW, now)
         outage.finished(state, contact.step)

@@ -71,7 +71,7 @@ def next_action(
     action = _not_before_retry(state, action)
     if steps[0].is_handoff:
         return action
-    return _retrying(state, account, action, step_contact(steps[0]), now)
+    return _retrying(state, account, action, step_contact(steps[0], account), now)
 
 
 def _not_before_retry(state: AccountState, action: Action) -> Action:

@@ -27,10 +27,19 @@ LEAN_RULES = "lean-rules"
 # the audit trail. The answer is kept in the state (`state.compliance`) so the pure rules read
 # it there; an older account takes it up at its next continue-as-new.
 COMPLIANCE = "compliance-profiles"
+# Issue 13: the next step as a search attribute (`DunningStep`, the ops console's filter). Asked
+# before `compliance-profiles`: an account started since runs by every older rule without
+# asking them.
+CONSOLE = "ops-console"
+
+
+def console() -> bool:
+    """Accounts started since issue 13: they upsert `DunningStep`."""
+    return workflow.patched(CONSOLE)
 
 
 def compliance() -> bool:
-    return workflow.patched(COMPLIANCE)
+    return console() or workflow.patched(COMPLIANCE)
 
 
 def lean() -> bool:

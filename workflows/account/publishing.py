@@ -5,7 +5,8 @@ Accounts run by the current rules (`batched()`: the `lean-rules` patch) collect 
 while a workflow task runs and upsert them once, where the workflow is about to wait (`flush`):
 a step's send, its bookkeeping and the next contact's planning change the attributes two or
 three times in one task, and only the last values matter. Older accounts upsert at every
-change, as their recorded histories did.
+change, as their recorded histories did. Only accounts run by the `ops-console` patch publish
+the next step (`DunningStep`): an older history's upserts stay exactly as recorded.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from datetime import datetime
 from temporalio import workflow
 
 from workflows import search_attributes as sa
-from workflows.account import view
+from workflows.account import patches, view
 from workflows.types import AccountInput, AccountState
 
 
@@ -37,7 +38,9 @@ class Publisher:
         workflow.set_current_details(view.summary(state, account, now, next_step))
         if not self._enabled:
             return
-        self._pending = view.search_values(state, account, now)
+        # The patch was asked first thing in the run (`patches.compliance`): the SDK answers
+        # from its memo, no new marker.
+        self._pending = view.search_values(state, account, now, with_step=patches.console())
         if not self._batched():
             self.flush()
 

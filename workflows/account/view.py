@@ -22,21 +22,33 @@ def summary(
     return details
 
 
-def search_values(state: AccountState, account: AccountInput, now: datetime) -> dict[str, object]:
-    """Status, ladder, next contact and days past due: what ops filter accounts by."""
-    return {
+def next_step(state: AccountState, account: AccountInput) -> str | None:
+    """The id of the ladder step the account reaches next (None past the last one)."""
+    steps = account.ladder.steps
+    index = state.next_step_index
+    return steps[index].id if index < len(steps) else None
+
+
+def search_values(
+    state: AccountState, account: AccountInput, now: datetime, *, with_step: bool = False
+) -> dict[str, object]:
+    """Status, ladder, next contact and days past due: what ops filter accounts by; with
+    `with_step` (accounts run by the `ops-console` patch) also the next step, unset once the
+    account is closed (a closed account has no next step, whatever its index says)."""
+    values: dict[str, object] = {
         "status": state.status.value,
         "ladder": account.ladder.name,
         "next_contact": state.next_contact_at,
         "days_past_due": max(0, int(ladder_day(state, account, now))),
     }
+    if with_step:
+        values["step"] = None if state.status.is_final else next_step(state, account)
+    return values
 
 
 def account_view(
     state: AccountState, account: AccountInput, now: datetime, history_length: int
 ) -> AccountView:
-    steps = account.ladder.steps
-    index = state.next_step_index
     return AccountView(
         account_id=account.account_id,
         ladder_name=account.ladder.name,
@@ -49,7 +61,7 @@ def account_view(
         zones=account.debtor.zones,
         locale=account.debtor.locale,
         next_contact_at=state.next_contact_at,
-        next_step=steps[index].id if index < len(steps) else None,
+        next_step=next_step(state, account),
         contacts=state.contacts,
         events=state.events,
         skipped_steps=state.skipped_steps,

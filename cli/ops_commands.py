@@ -1,0 +1,54 @@
+"""`dunning ops hash-password`, and the one-time console token of `dunning dev`.
+
+The console (`/ops` in the webhook server, docs/ops.md) logs in with a password whose argon2
+hash is in `DUNNING_OPS_PASSWORD_HASH`, or with `DUNNING_OPS_TOKEN`. The hash is made here, from
+a password typed twice without echo: the password itself is never in a file, a shell history
+or the environment. The prompts go to stderr, so `$(dunning ops hash-password)` captures only
+the hash.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+import typer
+from rich.console import Console
+
+from config.settings import Settings
+
+ops_app = typer.Typer(help="The ops console (/ops in the webhook server).", no_args_is_help=True)
+MIN_PASSWORD = 12
+
+
+def hash_password(password: str) -> str:
+    from argon2 import PasswordHasher
+
+    return PasswordHasher().hash(password)
+
+
+@ops_app.command("hash-password")
+def hash_password_command() -> None:
+    """Prompt for a password (twice, not echoed); print its argon2 hash for
+    DUNNING_OPS_PASSWORD_HASH."""
+    password = typer.prompt("Console password", hide_input=True, confirmation_prompt=True, err=True)
+    if len(password) < MIN_PASSWORD:
+        typer.echo(f"password: at least {MIN_PASSWORD} characters", err=True)
+        raise typer.Exit(2)
+    typer.echo(hash_password(password))
+
+
+def with_dev_ops_token(settings: Settings, webhooks: bool, out: Console) -> Settings:
+    """`dunning dev` with no console login configured: a random token for this run only, and
+    the console's address printed with it, so `make run` gives a usable console."""
+    if not webhooks or settings.ops_password_hash is not None or settings.ops_token is not None:
+        return settings
+    from pydantic import SecretStr
+
+    token = secrets.token_urlsafe(24)
+    out.print(
+        f"ops console: http://{settings.webhook_host}:{settings.webhook_port}/ops/login "
+        f"(token for this run: {token})",
+        markup=False,
+        highlight=False,
+    )
+    return settings.model_copy(update={"ops_token": SecretStr(token)})

@@ -1,0 +1,38 @@
+"""How figures read, the same in the terminal, the HTML file and the ops console."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from reporting.model import Money, Period
+
+
+def percent(value: float | None, places: int = 1) -> str:
+    return "–" if value is None else f"{value * 100:.{places}f}%"
+
+
+def signed_points(value: float) -> str:
+    """A difference of rates, in percentage points."""
+    return f"{value * 100:+.1f} pp"
+
+
+def interval(low: float | None, high: float | None) -> str:
+    if low is None or high is None:
+        return "–"
+    return f"{low * 100:+.1f} to {high * 100:+.1f} pp"
+
+
+def money(items: list[Money]) -> str:
+    return ", ".join(f"{item.amount} {item.currency}" for item in items) or "–"
+
+
+def _moment(value: datetime | None, open_side: str) -> str:
+    if value is None:
+        return open_side
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def period(value: Period) -> str:
+    if value.start is None and value.end is None:
+        return "all time"
+    return f"{_moment(value.start, 'the beginning')} to {_moment(value.end, 'now')} (end excluded)"
