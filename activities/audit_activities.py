@@ -36,7 +36,7 @@ from pydantic import BaseModel
 from temporalio import activity
 
 from store.audit import canonical_json, iso_utc
-from store.protocols import AuditAppend, AuditConflict, AuditLog, AuditRecord
+from store.protocols import CONFLICT, AuditAppend, AuditConflict, AuditLog, AuditRecord
 from workflows.activity_types import AuditBatch
 from workflows.types import AuditEntry
 
@@ -108,9 +108,6 @@ def append_keeping_conflicts(
                 moved.key,
             )
     raise AssertionError("unreachable: every try moves one record")  # pragma: no cover
-
-
-CONFLICT = "/conflict-"
 
 
 def conflict_key(record: AuditAppend) -> str:

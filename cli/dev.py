@@ -21,7 +21,7 @@ from temporalio.testing import WorkflowEnvironment
 from cli.account_commands import connected, import_accounts
 from config.settings import Settings
 from connection.schedules import ensure_housekeeping_schedule
-from connection.temporal import bundled_binary, start_worker_metrics
+from connection.temporal import bundled_binary, missing_search_attributes, start_worker_metrics
 from store import Store, StoreError
 from worker import build_worker, open_shared_store
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
@@ -43,6 +43,16 @@ async def run_worker_only(settings: Settings, out: Console, err: Console) -> int
     metrics = start_worker_metrics(settings, err.print)  # before the client: its runtime
     client = await connected(settings, err)
     if client is None:
+        return 1
+    missing = await missing_search_attributes(client, settings.temporal_namespace)
+    if missing:
+        err.print(
+            f"error: namespace {settings.temporal_namespace} lacks the search attributes "
+            f"{', '.join(missing)}: create them first (deploy/temporal/setup-namespace.sh, "
+            "deploy/README.md); without them new accounts' workflow tasks fail",
+            markup=False,
+            highlight=False,
+        )
         return 1
     store = shared_store(settings, err)
     if store is None:

@@ -71,7 +71,48 @@ def template_problems(
                         f"{file}:{line}: {field}: {candidate.name} takes {count.segments} "
                         f"SMS segments ({count.encoding}, {count.units} units) with a long name"
                     )
+    problems.extend(variant_locale_problems(file, ladder, renderer))
     return problems, warnings
+
+
+def variant_locale_problems(
+    file: Path, ladder: Ladder, renderer: TemplateRenderer
+) -> list[LadderProblem]:
+    """A step's variants must speak the same languages: a variant missing a locale its sibling
+    has would send that arm's debtors the default language, a wrong-language collection
+    message and a biased comparison."""
+    problems: list[LadderProblem] = []
+    for index, step in enumerate(ladder.steps):
+        if not step.variants:
+            continue
+        for channel in (c for c in (step.channel, step.fallback) if c is not None):
+            locales = {
+                variant.template: _locales(renderer, channel, variant.template)
+                for variant in step.variants
+            }
+            every = set().union(*locales.values())
+            for position, variant in enumerate(step.variants):
+                for locale in sorted(every - locales[variant.template]):
+                    path = renderer.path_for(channel, variant.template, locale)
+                    field = f"steps[{step.id}].variants[{position}].template"
+                    yaml_path: tuple[int | str, ...] = ("steps", index, "variants", position)
+                    problems.append(
+                        LadderProblem(
+                            file,
+                            line_near(file, yaml_path),
+                            field,
+                            f"template {path} does not exist, while another variant of the "
+                            f"step has {locale}: every variant needs the same locales",
+                        )
+                    )
+    return problems
+
+
+def _locales(renderer: TemplateRenderer, channel: Channel, template: str) -> set[str]:
+    return {
+        candidate.name.split(".")[1]
+        for candidate in renderer.templates_dir.glob(f"{channel.value}/{template}.*")
+    }
 
 
 def validate_files(files: list[Path], settings: Settings) -> tuple[list[str], list[str]]:

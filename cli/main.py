@@ -172,11 +172,16 @@ def send_test(
     ladder: Annotated[str, typer.Option(help="Ladder name or file.")],
     step: Annotated[str, typer.Option(help="Step id (or promise.reminder, plan.missed, ...).")],
     locale: Annotated[str | None, typer.Option(help="Template locale (default: settings).")] = None,
+    variant: Annotated[
+        str | None,
+        typer.Option(help="For a step with variants: which one (default: the first)."),
+    ] = None,
 ) -> None:
     """Send one rendered message of a step to yourself through the configured transport."""
     from cli.send_test import send_test as run
 
-    raise typer.Exit(run(channel.value, to, ladder, step, locale, settings_or_exit(), out, err))
+    settings = settings_or_exit()
+    raise typer.Exit(run(channel.value, to, ladder, step, locale, settings, out, err, variant))
 
 
 # ---- running -----------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ the hash.
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 
 import typer
@@ -39,8 +40,20 @@ def hash_password_command() -> None:
 
 def with_dev_ops_token(settings: Settings, webhooks: bool, out: Console) -> Settings:
     """`dunning dev` with no console login configured: a random token for this run only, and
-    the console's address printed with it, so `make run` gives a usable console."""
+    the console's address printed with it, so `make run` gives a usable console. Only on a
+    loopback host: a token printed to a terminal (and kept in its scrollback) is a fine key to
+    a console only this machine reaches, not to one `DUNNING_WEBHOOK_HOST` opens to a network."""
     if not webhooks or settings.ops_password_hash is not None or settings.ops_token is not None:
+        return settings
+    if not is_loopback(settings.webhook_host):
+        out.print(
+            f"warning: ops console off: DUNNING_WEBHOOK_HOST={settings.webhook_host} is not a "
+            "loopback address, so no one-time token is made; to use the console set "
+            "DUNNING_OPS_PASSWORD_HASH (`dunning ops hash-password`) or DUNNING_OPS_TOKEN "
+            "(docs/ops.md)",
+            markup=False,
+            highlight=False,
+        )
         return settings
     from pydantic import SecretStr
 
@@ -52,3 +65,13 @@ def with_dev_ops_token(settings: Settings, webhooks: bool, out: Console) -> Sett
         highlight=False,
     )
     return settings.model_copy(update={"ops_token": SecretStr(token)})
+
+
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 or `localhost`; 0.0.0.0 and every other address are not."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False

@@ -60,21 +60,19 @@ def parse_moment(raw: str, option: str, *, end: bool = False) -> datetime:
     return moment.astimezone(UTC)
 
 
-def controls_from_ladders(paths: Sequence[Path]) -> dict[str, str]:
-    """step id -> its first variant's template (the control), from ladder files. Raises
-    ValueError (the ladder's own message) for a bad file."""
+def controls_from_ladders(paths: Sequence[Path]) -> dict[tuple[str, str], str]:
+    """(ladder, step) -> its first variant's template (the control), from ladder files.
+    Raises ValueError (the ladder's own message) for a bad file."""
     from config.ladder_loader import LadderError, load_ladder
+    from reporting.variants import controls_of
 
-    controls: dict[str, str] = {}
+    ladders = []
     for path in paths:
         try:
-            ladder = load_ladder(path)
+            ladders.append(load_ladder(path))
         except LadderError as exc:
             raise ValueError(str(exc.problems[0]) if exc.problems else str(exc)) from None
-        for step in ladder.steps:
-            if step.variants:
-                controls.setdefault(step.id, step.variants[0].template)
-    return controls
+    return controls_of(ladders)
 
 
 def simulated_facts(path: Path) -> list[AccountFacts]:
@@ -143,7 +141,8 @@ def report(
         typer.Option(
             "--ladder",
             metavar="FILE",
-            help="Ladder file whose steps' first variant is the control (repeatable).",
+            help="Ladder file whose steps' first variant is the control (repeatable; live: the "
+            "configured ladders' too).",
         ),
     ] = None,
 ) -> None:
@@ -151,6 +150,7 @@ def report(
     opt-outs and disputes by step, and A/B/n variant comparisons."""
     from cli.main import err, fail, out, settings_or_exit
     from reporting.compute import build_report
+    from reporting.sources import configured_controls
 
     try:
         start = parse_moment(from_, "--from") if from_ else None
@@ -159,7 +159,9 @@ def report(
         if simulation is not None:
             accounts = simulated_facts(simulation)
         else:
-            accounts = live_facts(settings_or_exit(), err)
+            settings = settings_or_exit()
+            controls = {**configured_controls(settings), **controls}
+            accounts = live_facts(settings, err)
         result = build_report(
             accounts, start=start, end=end, now=datetime.now(UTC), controls=controls
         )

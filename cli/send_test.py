@@ -69,10 +69,11 @@ def send_test(
     settings: Settings,
     out: Console,
     err: Console,
+    variant: str | None = None,
 ) -> int:
     try:
         ladder = load_ladder(find_ladder(ladder_name, settings.ladders_dir))
-        _, template, _, deadline_days = message_of(ladder, step)
+        _, template, _, deadline_days = message_of(ladder, step, variant)
         chosen = Channel(channel)
         debtor = test_debtor(chosen, to, locale or settings.default_locale)
     except LadderError as exc:

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from config.compliance import citation
 from intake.accounts_csv import format_money
+from store.protocols import is_conflict_copy
 from workflows.types import AccountView
 
 if TYPE_CHECKING:
@@ -93,6 +94,7 @@ def audit_account_tables(account_id: str, records: Sequence[AuditRecord]) -> lis
     """`account show` once Temporal has forgotten the workflow: the same three tables, read
     from the audit store's records. Times are UTC: the debtor's zones were personal data
     kept in the (possibly erased) debtor content, not in the records."""
+    records = [record for record in records if not is_conflict_copy(record.key)]
     opened = next((r.body for r in records if r.kind == "opened"), {})
     closed = next((r for r in reversed(records) if r.kind == "closed"), None)
     erased = next((r for r in reversed(records) if r.kind == "erased"), None)

@@ -190,8 +190,28 @@ class Settings(BaseSettings):
     @field_validator("ops_password_hash")
     @classmethod
     def _argon2_hash(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and not value.get_secret_value().startswith("$argon2"):
-            raise ValueError("must be an argon2 hash: make one with `dunning ops hash-password`")
+        """Parsed, not just prefix-checked: a hash cut short or with its `$` parts eaten by a
+        shell (double quotes) would otherwise start the server and refuse every password."""
+        if value is None:
+            return value
+        from argon2 import extract_parameters
+        from argon2.exceptions import InvalidHashError
+
+        text = value.get_secret_value()
+        hint = (
+            "make one with `dunning ops hash-password` and put it in single quotes (it "
+            "contains `$`)"
+        )
+        if not text.startswith("$argon2"):
+            raise ValueError(f"must be an argon2 hash: {hint}")
+        try:
+            parameters = extract_parameters(text)
+        except InvalidHashError:
+            raise ValueError(
+                f"is not a complete argon2 hash (cut short or mis-quoted?): {hint}"
+            ) from None
+        if parameters.salt_len < 8 or parameters.hash_len < 16:
+            raise ValueError(f"is an argon2 hash cut short (salt or hash too short): {hint}")
         return value
 
     @field_validator("ops_token", "ops_session_secret")

@@ -71,6 +71,25 @@ async def register_search_attributes(client: Client, namespace: str) -> None:
                 raise
 
 
+async def missing_search_attributes(client: Client, namespace: str) -> list[str] | None:
+    """The Dunning* search attributes the namespace lacks (a worker must not start there: its
+    accounts' workflow tasks would fail on the first upsert), or None when the server cannot
+    say (the time-skipping server; a key without the operator's read permission)."""
+    from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
+    from temporalio.service import RPCError
+
+    from workflows.search_attributes import ALL
+
+    try:
+        existing = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace=namespace)
+        )
+    except RPCError:
+        return None
+    known = set(existing.custom_attributes) | set(existing.system_attributes)
+    return [key.name for key in ALL if key.name not in known]
+
+
 def bundled_binary(name: str) -> str:
     """A Temporal binary installed by pip into this environment (`temporal`,
     `temporal-test-server`), so nothing is downloaded at run time."""

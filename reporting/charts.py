@@ -133,7 +133,10 @@ def recovered_chart(title: str, name: str, rows: list[AttributionRow]) -> str:
 def variant_chart(comparison: VariantComparison) -> str:
     """Each variant's conversion rate with its Wilson 95% interval as an error bar."""
     arms = comparison.arms
-    with _figure(f"variants-{comparison.step}", 0.8 + 0.5 * len(arms)) as (figure, (axes,)):
+    with _figure(f"variants-{comparison.ladder}-{comparison.step}", 0.8 + 0.5 * len(arms)) as (
+        figure,
+        (axes,),
+    ):
         for position, arm in enumerate(arms):
             rate = arm.conversion_rate or 0.0
             low, high = arm.rate_low or 0.0, arm.rate_high or 0.0
@@ -157,7 +160,7 @@ def variant_chart(comparison: VariantComparison) -> str:
         axes.set_ylim(len(arms) - 0.5, -0.5)
         axes.set_xlim(0, 100)
         axes.set_xlabel("conversion rate, % (95% Wilson interval)")
-        axes.set_title(f"{comparison.step}: conversion by variant", loc="left")
+        axes.set_title(f"{comparison.name}: conversion by variant", loc="left")
         return _svg(figure)
 
 
@@ -199,7 +202,7 @@ def charts(report: Report) -> list[tuple[str, str]]:
     ]
     for comparison in report.variants:
         drawn.append(
-            (f"Variants of {comparison.step}", lambda c=comparison: variant_chart(c))  # type: ignore[misc]
+            (f"Variants of {comparison.name}", lambda c=comparison: variant_chart(c))  # type: ignore[misc]
         )
     drawn.append(("Opt-outs and disputes by step", lambda: step_rates_chart(report.step_rates)))
     return [(title, draw()) for title, draw in drawn]

@@ -39,11 +39,11 @@ def build_report(
     start: datetime | None,
     end: datetime | None,
     now: datetime,
-    controls: Mapping[str, str] | None = None,
+    controls: Mapping[tuple[str, str], str] | None = None,
 ) -> Report:
     """The report over `accounts` for payments, promises, plans and contacts with
-    start <= at < end. `controls`: step -> the variant the others are compared with (default:
-    the ladder's first variant when the facts cannot tell, the alphabetically first)."""
+    start <= at < end. `controls`: (ladder, step) -> the variant the others are compared with
+    (`reporting.variants.controls_of`; otherwise the alphabetically first)."""
     _aware(start, "start")
     _aware(end, "end")
     _aware(now, "now")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from reporting.model import Money, Period
 
@@ -29,7 +29,8 @@ def money(items: list[Money]) -> str:
 def _moment(value: datetime | None, open_side: str) -> str:
     if value is None:
         return open_side
-    return value.isoformat().replace("+00:00", "Z")
+    # To the minute, in UTC: the period of the console's "last 30 days" starts at now's second.
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def period(value: Period) -> str:

@@ -113,7 +113,7 @@ class VariantArm(BaseModel):
     converted: int
     conversion_rate: float | None = None
     recovered: list[Money] = Field(default_factory=list)
-    # Recovered / exposed, per currency, to the cent.
+    # Recovered / accounts in that currency exposed, to the currency's precision.
     recovered_per_exposed: list[Money] = Field(default_factory=list)
     # Wilson 95% interval of the conversion rate (None without exposure).
     rate_low: float | None = None
@@ -132,10 +132,16 @@ class VariantDifference(BaseModel):
 
 
 class VariantComparison(BaseModel):
+    ladder: str
     step: str
     control: str
     arms: list[VariantArm]
     differences: list[VariantDifference]
+
+    @property
+    def name(self) -> str:
+        """What the tables and charts call the experiment: a ladder's step."""
+        return f"{self.ladder} / {self.step}"
 
 
 class Report(BaseModel):

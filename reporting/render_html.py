@@ -160,7 +160,7 @@ def _tables(report: Report) -> list[str]:
     for comparison in report.variants:
         parts.append(
             _table(
-                f"Variants of {comparison.step} (control: {comparison.control})",
+                f"Variants of {comparison.name} (control: {comparison.control})",
                 (
                     "variant",
                     "exposed",
@@ -186,7 +186,7 @@ def _tables(report: Report) -> list[str]:
         )
         parts.append(
             _table(
-                f"{comparison.step}: difference against {comparison.control}",
+                f"{comparison.name}: difference against {comparison.control}",
                 ("variant", "difference", "95% interval (Newcombe)", "verdict"),
                 [
                     (d.variant, signed_points(d.difference), interval(d.low, d.high), d.verdict)

@@ -82,7 +82,7 @@ def report_tables(report: Report) -> list[Table]:
 
     for comparison in report.variants:
         arms = _table(
-            f"Variants of {comparison.step} (control: {comparison.control})",
+            f"Variants of {comparison.name} (control: {comparison.control})",
             "variant",
             "exposed",
             "converted",
@@ -103,7 +103,7 @@ def report_tables(report: Report) -> list[Table]:
             )
         tables.append(arms)
         differences = _table(
-            f"{comparison.step}: difference against {comparison.control}",
+            f"{comparison.name}: difference against {comparison.control}",
             "variant",
             "difference",
             "95% interval (Newcombe)",

@@ -15,12 +15,14 @@ import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from pydantic import AwareDatetime, BaseModel, ValidationError
 
 from reporting.facts import UNKNOWN_STATUS, AccountFacts
+from store.protocols import is_conflict_copy
 from workflows.types import WORKFLOW_ID_PREFIX, ContactRecord, EventRecord
 
 if TYPE_CHECKING:
@@ -34,7 +36,7 @@ logger = logging.getLogger(__name__)
 
 AUDIT_KINDS = ("opened", "contact", "event", "milestone", "closed")
 RUNNING_ACCOUNTS_QUERY = 'WorkflowType="DunningAccount" AND ExecutionStatus="Running"'
-TEMPORAL_TIMEOUT = 10.0  # seconds: connecting, and listing the open accounts
+TEMPORAL_TIMEOUT = 10.0  # seconds: connecting, and each page of the open accounts' listing
 
 
 class SourceError(ValueError):
@@ -156,7 +158,10 @@ def facts_from_audit(log: SqlAuditLog, statuses: Mapping[str, str]) -> list[Acco
     `statuses[account_id]` (the live one, from Temporal visibility), else `unknown`."""
     by_account: dict[str, list[AuditRecord]] = defaultdict(list)
     for record in log.records_of_kinds(AUDIT_KINDS):
-        by_account[record.account_id].append(record)
+        # A conflict copy repeats a key the account already has (a different body decided for
+        # the same contact or event): counting it would count a payment twice.
+        if not is_conflict_copy(record.key):
+            by_account[record.account_id].append(record)
     portfolio = []
     for account_id in sorted(by_account):
         facts = _account_facts(account_id, by_account[account_id], statuses)
@@ -173,7 +178,12 @@ async def live_statuses(client: Client) -> dict[str, str]:
     from workflows.search_attributes import STATUS
 
     statuses: dict[str, str] = {}
-    async for execution in client.list_workflows(RUNNING_ACCOUNTS_QUERY):
+    # The timeout is per page (one RPC of 1,000 accounts), not for the whole listing: a large
+    # portfolio takes many pages, each quick.
+    listing = client.list_workflows(
+        RUNNING_ACCOUNTS_QUERY, page_size=1000, rpc_timeout=timedelta(seconds=TEMPORAL_TIMEOUT)
+    )
+    async for execution in listing:
         if not execution.id.startswith(WORKFLOW_ID_PREFIX):
             continue
         status = execution.typed_search_attributes.get(STATUS)
@@ -191,7 +201,7 @@ async def _statuses_or_none(
     try:
         if client is None:
             client = await asyncio.wait_for(connect(settings), TEMPORAL_TIMEOUT)
-        return await asyncio.wait_for(live_statuses(client), TEMPORAL_TIMEOUT)
+        return await live_statuses(client)
     except (RPCError, RuntimeError, OSError, TimeoutError) as exc:
         reason = getattr(exc, "message", None) or str(exc) or type(exc).__name__
         warn(
@@ -228,3 +238,15 @@ async def load_portfolio(
             if facts.status == UNKNOWN_STATUS:
                 facts.status = statuses.get(facts.account_id, UNKNOWN_STATUS)
     return portfolio
+
+
+def configured_controls(settings: Settings) -> dict[tuple[str, str], str]:
+    """The controls of the configured ladders (`DUNNING_LADDERS_DIR`): the live portfolio runs
+    them. A catalog that does not load gives none (alphabetical controls), not a failed report."""
+    from config.ladder_loader import LadderError, load_catalog
+    from reporting.variants import controls_of
+
+    try:
+        return controls_of(load_catalog(settings.ladders_dir).values())
+    except (LadderError, OSError):
+        return {}

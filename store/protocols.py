@@ -239,6 +239,15 @@ class AuditRecord:
     hash: str  # sha256 over the canonical JSON of every field above and prev_hash
 
 
+# A record refused for its key is kept under `<key>/conflict-<hash>` (audit_activities.py):
+# kept for whoever investigates, never read as the account's record (reports, `account show`).
+CONFLICT = "/conflict-"
+
+
+def is_conflict_copy(key: str) -> bool:
+    return CONFLICT in key
+
+
 class AuditConflict(Exception):
     """`append` was given a record under a key the account already has (or had earlier in the
     same batch) with a different kind, `at` or body. Nothing of the batch is written: keeping

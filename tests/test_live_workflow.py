@@ -117,6 +117,20 @@ async def test_send_test_sends_each_channel_through_the_configured_transport(
         assert len(fake.requests) == 1 and spec_problems(fake.requests[0]) == []
 
 
+async def test_send_test_sends_the_variant_named(fake: FakeProviders, tmp_path: Path):
+    """Each wording of an A/B step can be sent to yourself before it goes live."""
+    env = send_test_env(fake, tmp_path)
+    ladder = str(Path(__file__).parent.parent / "examples" / "ab-portfolio" / "consumer-ab.yaml")
+    common = ["--ladder", ladder, "--channel", "sms", "--to", "+14155550123"]
+    common += ["--step", "sms-reminder", "--locale", "en"]
+    done = await send_test(env, *common, "--variant", "reminder-direct")
+    assert done.returncode == 0, done.stderr
+    assert "overdue. Pay" in fake.messages[-1]["body"]  # the direct wording
+    done = await send_test(env, *common, "--variant", "shouty")
+    assert done.returncode == 2
+    assert "no variant 'shouty' (known: reminder, reminder-direct)" in done.stderr
+
+
 async def test_send_test_prints_the_providers_refusal_on_one_line(
     fake: FakeProviders, tmp_path: Path
 ):

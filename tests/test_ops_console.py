@@ -87,6 +87,17 @@ class ConsoleStack:
         result = await accounts.apply(account_id, AccountEvent.model_validate(fields))
         assert result.accepted, result
 
+    async def paused_view(self, account_id: str) -> AccountView:
+        """The view once the workflow has planned again after a promise: the update answers
+        before the workflow's loop wakes up and sets the next contact."""
+        view = await self.view(account_id)
+        for _ in range(100):
+            if view.promise is not None and view.next_contact_at == view.promise.reminder_at:
+                return view
+            await asyncio.sleep(0.05)
+            view = await self.view(account_id)
+        return view
+
     async def _client(self) -> Client:
         return self.client
 
@@ -148,13 +159,37 @@ async def chromium():
     from playwright.async_api import async_playwright
 
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-        )
+        try:
+            browser = await playwright.chromium.launch(
+                executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+            )
+        except Exception as exc:  # a launch failure is mostly a version mismatch: say which
+            exc.add_note(browser_versions())
+            raise
         try:
             yield browser
         finally:
             await browser.close()
+
+
+def browser_versions() -> str:
+    """Chromium's and Playwright's versions, for the message of a browser that did not start.
+    `subprocess.run` with a timeout kills the process when it runs out."""
+    import subprocess
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        done = subprocess.run(
+            [str(CHROMIUM), "--version"], capture_output=True, text=True, timeout=20, check=False
+        )
+        chromium_version = (done.stdout or done.stderr).strip() or f"exit {done.returncode}"
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        chromium_version = f"unknown ({exc})"
+    try:
+        playwright_version = version("playwright")
+    except PackageNotFoundError:
+        playwright_version = "not installed"
+    return f"{CHROMIUM}: {chromium_version}; playwright {playwright_version}"
 
 
 @pytest.fixture
@@ -254,7 +289,14 @@ async def test_log_in_filter_open_an_account_and_record_a_promise(
         await page.wait_for_selector("#answer")
         assert "accepted" in await page.inner_text("#answer")
         assert await page.inner_text("#status") == "promised"
-        assert promised.isoformat() in await page.inner_text("#paused")
+        paused = await page.inner_text("#paused")
+        assert paused.startswith("promise of ") and f"by {promised.isoformat()}" in paused
+        shown = await stack.paused_view("O-1")  # what the page shows as the next contact
+        await page.reload()
+        expected = (
+            shown.next_contact_at.strftime("%Y-%m-%d %H:%M UTC") if shown.next_contact_at else "–"
+        )
+        assert await page.inner_text("#next-contact") == expected
         await page.screenshot(path=str(stack.tmp_path / "account.png"), full_page=True)
 
         await page.click("header nav >> text=Overview")
@@ -263,13 +305,20 @@ async def test_log_in_filter_open_an_account_and_record_a_promise(
         await page.wait_for_url("**/ops/?days=7")
         assert await page.locator(".report figure svg").count() > 0  # the report's charts
 
-    after = await stack.view("O-1")
+    after = await stack.paused_view("O-1")
     assert after.status.value == "promised" and after.promise is not None
     assert after.promise.date == promised
     [promise] = [event for event in after.events if event.type == "promise"]
     assert promise.accepted
-    # The ladder is paused: nothing before the promise's reminder (or its date).
-    assert after.next_contact_at is None or after.next_contact_at > before.next_contact_at
+    # The ladder is paused: its next step (first-letter) is not what comes next any more; the
+    # only contact planned is the promise's own reminder (the ladder's `promise.reminder`, a
+    # day before the date), or none; and nothing was sent since.
+    assert after.contacts == before.contacts
+    assert after.next_contact_at == after.promise.reminder_at
+    if after.next_contact_at is not None:
+        reminded = after.next_contact_at.astimezone(PARIS).date()
+        assert promised - timedelta(days=5) <= reminded < promised
+        assert after.next_contact_at > before.next_contact_at
 
 
 async def test_the_next_step_is_a_search_attribute_until_the_account_closes(stack: ConsoleStack):
@@ -279,3 +328,8 @@ async def test_the_next_step_is_a_search_attribute_until_the_account_closes(stac
     await stack.listed("DunningStep = 'first-letter'", {"O-3"})
     await stack.send("O-3", type="payment", amount="120.50", event_id="pay-O-3", source="test")
     await stack.listed("DunningStatus = 'paid' AND DunningStep IS NULL", {"O-3"})
+
+
+def test_a_browser_that_does_not_start_says_which_versions_met(browser_available: None):
+    said = browser_versions()
+    assert said.startswith(f"{CHROMIUM}: ") and "Chromium" in said and "playwright " in said

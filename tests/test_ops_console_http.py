@@ -22,7 +22,6 @@ import inbound.ops.app as ops_app
 from config.settings import load_settings
 from inbound.app import create_app
 from inbound.ops import actions as forms
-from inbound.ops.auth import FailureLimiter
 from inbound.ops.filters import FilterProblem, parse_filter, quoted, visibility_query
 from inbound.ops.listing import AccountPage, AccountRow
 from store import open_store
@@ -68,6 +67,12 @@ def search() -> FakeSearch:
     return FakeSearch()
 
 
+def ops_of(app):
+    """The console (`OpsConsole`) mounted at /ops in the webhook app."""
+    [mount] = [route for route in app.routes if getattr(route, "path", None) == "/ops"]
+    return mount.app.state.ops  # type: ignore[attr-defined]
+
+
 def make_app(tmp_path, accounts, search, **settings):
     store = open_store(f"sqlite:///{tmp_path}/store.sqlite3")
     app = create_app(load_settings(data_dir=tmp_path, **settings), accounts, store)
@@ -79,10 +84,12 @@ def make_app(tmp_path, accounts, search, **settings):
 
 @pytest.fixture
 async def http(tmp_path, accounts, search, monkeypatch):
-    monkeypatch.setattr(ops_app, "FAILURE_DELAY", 0.0)
+    monkeypatch.setattr(ops_app, "FAILURE_DELAY_SCALE", 0.0)
     app = make_app(tmp_path, accounts, search, ops_password_hash=HASH, ops_token=TOKEN)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
+        client.ops = ops_of(app)  # type: ignore[attr-defined]
+        client.app = app  # type: ignore[attr-defined]
         yield client
 
 
@@ -157,7 +164,7 @@ async def test_a_login_sets_a_strict_http_only_session_and_the_pages_answer(http
 
 
 async def test_over_https_the_cookie_is_secure(tmp_path, accounts, search, monkeypatch):
-    monkeypatch.setattr(ops_app, "FAILURE_DELAY", 0.0)
+    monkeypatch.setattr(ops_app, "FAILURE_DELAY_SCALE", 0.0)
     app = make_app(tmp_path, accounts, search, ops_password_hash=HASH)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="https://ops.example.org") as http:
@@ -178,25 +185,6 @@ async def test_the_token_logs_in_on_the_form_and_as_a_bearer(http):
 async def test_a_login_form_from_elsewhere_is_refused(http):
     answer = await http.post("/ops/login", data={"user": "alice", "secret": PASSWORD, "nonce": "x"})
     assert answer.status_code == 403
-
-
-async def test_repeated_failures_from_one_client_are_refused_for_a_while(http):
-    for _ in range(5):
-        assert (await log_in(http, secret="guess")).status_code == 401
-    blocked = await log_in(http)  # even the right password, now
-    assert blocked.status_code == 429 and int(blocked.headers["retry-after"]) > 0
-
-
-def test_the_failure_limiter_forgets_after_its_window():
-    now = [0.0]
-    limiter = FailureLimiter(limit=3, window=60, clock=lambda: now[0])
-    for _ in range(3):
-        limiter.failed("10.0.0.1")
-    assert limiter.blocked_for("10.0.0.1") == 60 and limiter.blocked_for("10.0.0.2") == 0
-    now[0] = 59.0
-    assert limiter.blocked_for("10.0.0.1") == pytest.approx(1.0)
-    now[0] = 60.0
-    assert limiter.blocked_for("10.0.0.1") == 0
 
 
 async def test_logout_ends_the_session_even_for_a_kept_cookie(http):
@@ -489,7 +477,7 @@ async def test_an_account_temporal_forgot_is_shown_from_the_audit_store(tmp_path
 
     from store.protocols import AuditAppend
 
-    monkeypatch.setattr(ops_app, "FAILURE_DELAY", 0.0)
+    monkeypatch.setattr(ops_app, "FAILURE_DELAY_SCALE", 0.0)
     store = open_store(f"sqlite:///{tmp_path}/store.sqlite3")
     message = {"channel": "sms", "to": "+33612345678", "subject": None, "text": "Solde dû: 12 €"}
     sha = store.audit.put_content(json.dumps(message).encode(), "application/json")

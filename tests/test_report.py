@@ -317,7 +317,11 @@ def test_variant_comparison_says_when_the_sample_is_too_small():
 
 def test_the_control_is_the_one_the_caller_names():
     report = build_report(
-        _ab_portfolio(20, 45), start=None, end=None, now=NOW, controls={"sms-reminder": "x"}
+        _ab_portfolio(20, 45),
+        start=None,
+        end=None,
+        now=NOW,
+        controls={("consumer-ab", "sms-reminder"): "x"},
     )
     assert report.variants[0].control == "reminder"  # not a variant seen: the default
     report = build_report(
@@ -325,10 +329,49 @@ def test_the_control_is_the_one_the_caller_names():
         start=None,
         end=None,
         now=NOW,
-        controls={"sms-reminder": "reminder-direct"},
+        controls={("consumer-ab", "sms-reminder"): "reminder-direct"},
     )
     assert report.variants[0].control == "reminder-direct"
     assert report.variants[0].differences[0].verdict == "reminder-direct ahead"
+    # Another ladder's step of the same id is another experiment: not its control.
+    report = build_report(
+        _ab_portfolio(20, 45),
+        start=None,
+        end=None,
+        now=NOW,
+        controls={("other-ladder", "sms-reminder"): "reminder-direct"},
+    )
+    assert report.variants[0].control == "reminder"
+
+
+def test_two_ladders_with_the_same_step_are_two_experiments():
+    """Assignment hashes the ladder's name: arms of two ladders are never pooled."""
+    other = [
+        account.model_copy(update={"ladder": "consumer-b", "account_id": f"B{account.account_id}"})
+        for account in _ab_portfolio(20, 45)
+    ]
+    report = report_of([*_ab_portfolio(20, 45), *other])
+    assert [(c.ladder, c.step) for c in report.variants] == [
+        ("consumer-ab", "sms-reminder"),
+        ("consumer-b", "sms-reminder"),
+    ]
+    assert all(arm.exposed == 100 for c in report.variants for arm in c.arms)
+
+
+def test_money_per_exposed_account_is_per_currency_at_its_precision():
+    euros = [sent(5, "sms-reminder", variant="reminder")]
+    accounts = [
+        facts("E1", euros, [pay(6, "10.00")], currency="EUR"),
+        facts("E2", euros, [], currency="EUR"),
+        facts("J1", euros, [pay(6, "1001")], currency="JPY"),
+        facts("J2", [sent(5, "sms-reminder", variant="reminder-direct")], [], currency="JPY"),
+    ]
+    (comparison,) = report_of(accounts).variants
+    arm = next(arm for arm in comparison.arms if arm.variant == "reminder")
+    assert {m.currency: m.amount for m in arm.recovered_per_exposed} == {
+        "EUR": Decimal("5.00"),  # 10.00 over the 2 EUR accounts, not over all 3 exposed
+        "JPY": Decimal("1001"),  # no minor unit
+    }
 
 
 def test_a_step_with_one_variant_seen_is_not_compared():
@@ -523,8 +566,8 @@ def test_each_chart_is_valid_svg_and_the_variant_chart_is_there():
         root = ET.fromstring(svg)
         assert root.tag == "{http://www.w3.org/2000/svg}svg"
     labels = re.findall(r'<figure aria-label="([^"]*)">', fragment)
-    assert "Variants of sms-reminder" in labels
-    variant_svg = svgs[labels.index("Variants of sms-reminder")]
+    assert "Variants of consumer-ab / sms-reminder" in labels
+    variant_svg = svgs[labels.index("Variants of consumer-ab / sms-reminder")]
     assert "reminder-direct" in variant_svg and "45.0% (45/100)" in variant_svg
     assert "reminder-direct ahead" in fragment
 
@@ -543,7 +586,7 @@ def test_table_rendering_shows_every_section():
         "Recovered by variant",
         "Promises and plans",
         "Opt-outs and disputes by step",
-        "Variants of sms-reminder (control: reminder)",
+        "Variants of consumer-ab / sms-reminder (control: reminder)",
         "reminder-direct ahead",
     ):
         assert heading in text, heading

@@ -80,7 +80,7 @@ def test_table_from_a_simulation(runner: CliRunner, tmp_path: Path):
     out = result.stdout
     assert "Portfolio: 80 accounts, all time" in out
     assert "1920.00" in out  # 32 payments of 60.00
-    assert "Variants of sms-reminder (control: reminder)" in out
+    assert "Variants of consumer-ab / sms-reminder (control: reminder)" in out
     assert "reminder-direct ahead" in out
 
 
@@ -164,7 +164,7 @@ def test_the_control_can_be_named_by_a_ladder_file(runner: CliRunner, tmp_path: 
     text = (
         Path(__file__).parent.parent / "config" / "ladders" / "consumer-standard.yaml"
     ).read_text(encoding="utf-8")
-    text = text.replace("name: consumer-standard", "name: ab").replace(
+    text = text.replace("name: consumer-standard", "name: consumer-ab").replace(
         "    template: reminder\n",
         "    variants:\n      - {template: reminder-direct}\n      - {template: reminder}\n",
     )

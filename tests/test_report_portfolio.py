@@ -102,7 +102,9 @@ def test_the_report_on_the_simulated_portfolio_finds_reminder_direct_ahead(
     assert written.exit_code == 0, written.stderr
     text = html.read_text(encoding="utf-8")
     figure = re.search(
-        r'<figure aria-label="Variants of sms-reminder"><svg\b.*?</svg></figure>', text, re.S
+        r'<figure aria-label="Variants of consumer-ab / sms-reminder"><svg\b.*?</svg></figure>',
+        text,
+        re.S,
     )
     assert figure is not None
     assert "reminder-direct" in figure.group(0)

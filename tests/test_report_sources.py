@@ -128,6 +128,35 @@ def test_status_comes_from_the_closed_record_then_the_live_one_then_unknown(stor
     assert first.payments() == [(MONDAY + timedelta(days=3), Decimal("20.00"))]
 
 
+def test_a_conflict_copy_is_not_counted_again(store: SqlStore):
+    """A different body under a key the account has (a batch rewritten by a newer worker) is
+    kept as `<key>/conflict-…` for whoever investigates; the report counts the record, once."""
+    from activities.audit_activities import append_keeping_conflicts
+
+    _record_account(store, "A-1", closed="paid")
+    other = EventRecord(
+        at=MONDAY + timedelta(days=3), type="payment", detail={"amount": "25.00", "source": "x"}
+    )
+    entry = event_entry(other, 0)
+    append_keeping_conflicts(
+        store.audit, "A-1", [AuditAppend(entry.key, entry.at, entry.kind, entry.body)]
+    )
+    assert any("/conflict-" in record.key for record in store.audit.records("A-1"))
+    (facts,) = facts_from_audit(store.audit, {})
+    assert facts.payments() == [(MONDAY + timedelta(days=3), Decimal("20.00"))]
+
+
+def test_a_contact_without_a_variant_keeps_the_body_it_had_before_variants():
+    """A record rewritten by a newer worker (a task retried across the deploy) must match the
+    one an older worker wrote: no `variant` key unless the step has variants."""
+    plain = ContactRecord(
+        at=MONDAY, step="courtesy-email", channel="email", template="courtesy", outcome="sent"
+    )
+    assert "variant" not in contact_entry(plain, 0).body
+    varied = plain.model_copy(update={"variant": "courtesy"})
+    assert contact_entry(varied, 0).body["variant"] == "courtesy"
+
+
 def test_a_record_the_report_cannot_read_is_named(store: SqlStore):
     _append(store, "A-1", [_opened(balance="lots")])
     with pytest.raises(SourceError, match=r"audit record A-1 opened \(seq 1\): "):

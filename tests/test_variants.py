@@ -30,7 +30,7 @@ from config.compliance import RuleId
 from config.ladder import Channel, Ladder, Step
 from config.ladder_loader import LadderError, load_ladder, parse_ladder
 from config.profile_checks import profile_problems
-from config.settings import PROJECT_ROOT
+from config.settings import PROJECT_ROOT, Settings
 from config.variants import assign, shares, template_for, variant_for
 from tests.conftest import EXAMPLE_LADDER_TEXT, MONDAY, Harness, account
 from workflows.account import contacts
@@ -521,3 +521,34 @@ async def test_the_fallback_sends_the_same_variant_and_both_records_carry_it(har
     ]
     [email] = [m for m in transport.inner.messages() if m["step"] == "sms-reminder"]
     assert email["channel"] == "email" and email["template"] == "reminder-direct"
+
+
+def test_every_variant_of_a_step_must_have_the_same_locales(templates: Path):
+    """A variant without French sends its French debtors English: a wrong-language message
+    and a biased comparison. Refused at the variant's line, for the channel and its fallback."""
+    from activities.render import TemplateRenderer
+    from cli.ladder_commands import template_problems
+    from worker import renderer_for
+
+    (templates / "sms" / "reminder-direct.fr.txt").unlink()
+    (templates / "email" / "reminder-direct.pl.html").unlink()
+    creditor = renderer_for(Settings()).creditor
+    renderer = TemplateRenderer(templates, creditor, "en")
+    ladder = load_ladder(EXAMPLE)
+    problems, _ = template_problems(EXAMPLE, ladder, renderer)
+    found = {(problem.field, problem.message.split(",")[0]) for problem in problems}
+    assert found == {
+        (
+            "steps[sms-reminder].variants[1].template",
+            "template sms/reminder-direct.fr.txt does not exist",
+        ),
+        (
+            "steps[sms-reminder].variants[1].template",
+            "template email/reminder-direct.pl.html does not exist",
+        ),
+    }
+    text = EXAMPLE.read_text(encoding="utf-8")
+    assert {problem.line for problem in problems} == {
+        line_containing(text, "{template: reminder-direct")
+    }
+    assert template_problems(EXAMPLE, ladder, renderer_for(Settings()))[0] == []

@@ -39,26 +39,12 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere: import the proje
 
 from config.ladder_loader import load_ladder  # noqa: E402
 from config.variants import assign  # noqa: E402
+from intake.accounts_csv import KNOWN_COLUMNS  # noqa: E402
 
 LADDER = HERE / "consumer-ab.yaml"
 AB_STEP = "sms-reminder"
-COLUMNS = [
-    "account_id",
-    "name",
-    "email",
-    "phone",
-    "address",
-    "postal_code",
-    "city",
-    "country",
-    "timezone",
-    "locale",
-    "balance",
-    "currency",
-    "days_past_due",
-    "due_date",
-    "ladder",
-]
+# The contract's columns up to `ladder` (no itemization, no region: a plain us portfolio).
+COLUMNS = list(KNOWN_COLUMNS[: KNOWN_COLUMNS.index("ladder") + 1])
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """The ops console as an application mounted at /ops in the webhook server (`inbound/app.py`).
 
 A separate application, so that its guard covers every path under /ops, routes and unknown
-paths alike: the guard (`_guard`) answers before any routing, and lets through only the login
+paths alike: the guard (`Guard`) answers before any routing, and lets through only the login
 form and the stylesheet without a login. Each page route also depends on `operator` (who is
 logged in) and each POST on `csrf_checked`, so a route cannot forget either.
 
@@ -19,37 +19,44 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, Form, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from inbound.accounts import AccountsUnavailable
+from inbound.body_limit import BodyTooLarge
 from inbound.context import WebhookContext
 from inbound.ops.auth import (
-    FAILURE_DELAY,
     LOGIN_COOKIE,
     SESSION_COOKIE,
     BadCsrf,
     NeedsLogin,
     Operator,
     OpsAuth,
+    bearer_of,
     client_of,
-    is_https,
+    loggable_user,
     wants_html,
 )
+from inbound.ops.brake import TooBusy
 from inbound.ops.listing import AccountSearch, TemporalSearch
+from inbound.ops.overview import ReportCache, build_report
 
 log = logging.getLogger("dunning.ops")
 
 HERE = Path(__file__).parent
 PREFIX = "/ops"
 PUBLIC = {"/login", "/static/ops.css"}
+FAILURE_DELAY_SCALE = 1.0  # the tests set 0: the delays' lengths are tested on the limiter
 SECURITY_HEADERS = {
     # Inline styles only for the report's SVG charts; no script at all.
     "Content-Security-Policy": (
@@ -80,6 +87,9 @@ class OpsConsole:
         self.auth = OpsAuth(context.settings)
         self.search = search or TemporalSearch(context.accounts)  # type: ignore[arg-type]
         self.jinja = templates()
+        self.reports = ReportCache(
+            lambda days: build_report(self.settings, self.context.accounts, days)
+        )
 
     def page(self, name: str, status: int = 200, **values: object) -> HTMLResponse:
         who = values.get("who")
@@ -123,10 +133,14 @@ def create_ops_app(context: WebhookContext, search: AccountSearch | None = None)
 
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     app.state.ops = OpsConsole(context, search)
-    app.middleware("http")(_guard)
+    app.add_middleware(Guard)
     app.add_exception_handler(NeedsLogin, _needs_login)
     app.add_exception_handler(BadCsrf, _bad_csrf)
     app.add_exception_handler(AccountsUnavailable, _unavailable)
+    # A chunked body past the limit is found while a route reads it, inside this application:
+    # answered here (413), not by the error middleware (500) before the outer BodyLimit sees it.
+    app.add_exception_handler(BodyTooLarge, _too_large)
+    app.add_exception_handler(HTTPException, _http_error)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_api_route("/login", login_form, methods=["GET"])
     app.add_api_route("/login", login, methods=["POST"])
@@ -140,17 +154,42 @@ def route_path(request: Request) -> str:
     return path[len(root) :] if root and path.startswith(root) else path
 
 
-async def _guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]):
-    """Before any route: without a login only the login form and the stylesheet answer."""
-    path = route_path(request)
-    if path not in PUBLIC and console(request).auth.operator(request) is None:
-        response: Response = await _needs_login(request, NeedsLogin())
-    else:
-        response = await call_next(request)
-    response.headers.update(SECURITY_HEADERS)
-    if not path.startswith("/static/"):
-        response.headers["Cache-Control"] = "no-store"
-    return response
+class Guard:
+    """Before any route: without a login only the login form and the stylesheet answer. A
+    wrong bearer token is a failed login: logged (never the token) and slowed down.
+
+    Plain ASGI, not `BaseHTTPMiddleware`: that one reads the body through a task group, so a
+    `BodyTooLarge` raised while a route reads it would arrive as an exception group that no
+    handler matches (a 500 instead of 413)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        path = route_path(request)
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.update(SECURITY_HEADERS)
+                if not path.startswith("/static/"):
+                    headers["Cache-Control"] = "no-store"
+            await send(message)
+
+        auth = console(request).auth
+        if path in PUBLIC or auth.operator(request) is not None:
+            await self.app(scope, receive, with_headers)
+            return
+        if bearer_of(request) is not None:
+            client = client_of(request)
+            log.warning("ops bearer token refused: %s %s (client %s)", request.method, path, client)
+            await asyncio.sleep(auth.limiter.failed(client) * FAILURE_DELAY_SCALE)
+        response = await _needs_login(request, NeedsLogin())
+        await response(scope, receive, with_headers)
 
 
 async def _needs_login(request: Request, exc: Exception) -> Response:
@@ -159,6 +198,19 @@ async def _needs_login(request: Request, exc: Exception) -> Response:
         wanted = f"?next={quote(target, safe='/')}" if request.method == "GET" else ""
         return RedirectResponse(f"{PREFIX}/login{wanted}", 303)
     return PlainTextResponse("login required", 401, headers={"WWW-Authenticate": "Bearer"})
+
+
+async def _too_large(request: Request, exc: Exception) -> Response:
+    return PlainTextResponse("request body too large", 413)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """FastAPI turns any error while it parses a form into a 400: one past the body limit is a
+    413, like everywhere else in the server."""
+    assert isinstance(exc, HTTPException)
+    if isinstance(exc.__cause__, BodyTooLarge):
+        return await _too_large(request, exc)
+    return await http_exception_handler(request, exc)
 
 
 async def _bad_csrf(request: Request, exc: Exception) -> Response:
@@ -212,7 +264,7 @@ def _login_page(
         path=PREFIX,
         httponly=True,
         samesite="strict",
-        secure=is_https(request),
+        secure=ops.auth.cookie_secure(request),
     )
     return response
 
@@ -240,27 +292,27 @@ async def login(
         return _login_page(
             request, ops, status=403, problem="The form expired; try again.", target=next
         )
-    wait = ops.auth.limiter.blocked_for(client)
-    if wait > 0:
-        log.warning("ops login refused: too many failures (client %s)", client)
+    try:
+        who = await ops.auth.check_login(user.strip(), secret)
+    except TooBusy:
+        log.warning("ops login not checked: too many logins queued (client %s)", client)
         response = _login_page(
-            request,
-            ops,
-            status=429,
-            problem="Too many failed logins; wait a few minutes.",
-            target=next,
+            request, ops, status=429, problem="Too many logins at once; try again.", target=next
         )
-        response.headers["Retry-After"] = str(int(wait) + 1)
+        response.headers["Retry-After"] = "5"
         return response
-    who = ops.auth.check_login(user.strip(), secret)
     if who is None:
-        ops.auth.limiter.failed(client)
-        log.warning("ops login failed for user %r (client %s)", user.strip()[:64], client)
-        await asyncio.sleep(FAILURE_DELAY)
+        wait = ops.auth.limiter.failed(client)
+        log.warning(
+            "ops login failed for user %s (client %s, %d recent failures)",
+            loggable_user(user.strip()),
+            client,
+            ops.auth.limiter.recent(client),
+        )
+        await asyncio.sleep(wait * FAILURE_DELAY_SCALE)
         return _login_page(
             request, ops, status=401, problem="Wrong name, password or token.", target=next
         )
-    ops.auth.limiter.succeeded(client)
     log.info("ops login: %s (client %s)", who.user, client)
     response = RedirectResponse(safe_next(next), 303)
     response.set_cookie(
@@ -270,7 +322,7 @@ async def login(
         path=PREFIX,
         httponly=True,
         samesite="strict",
-        secure=is_https(request),
+        secure=ops.auth.cookie_secure(request),
     )
     response.delete_cookie(LOGIN_COOKIE, path=PREFIX)
     return response

@@ -12,9 +12,14 @@ Why each piece:
   deletes the cookie; the lifetime (`DUNNING_OPS_SESSION_MINUTES`) bounds a stolen cookie.
 - Every POST carries a CSRF token derived from the session (HMAC of its id): a form on another
   site cannot know it. Bearer requests carry no cookie, so they need none.
-- Comparisons are constant-time (`hmac.compare_digest`, argon2's verify); failed logins wait a
-  second and, after `MAX_FAILURES` within `FAILURE_WINDOW` from one client, are refused (429)
-  until the window passes. Logins are logged with the user name and client, never a secret.
+- Comparisons are constant-time (`hmac.compare_digest`, argon2's verify). Failed logins and
+  bearer requests with a wrong token are logged and slowed down, more for a client with many
+  recent failures, but never refused for others' failures (`inbound/ops/brake.py` says why);
+  argon2 runs in a thread behind a small semaphore, off the event loop the webhooks share.
+  Logins are logged with the user name (only when it is a valid name: a password typed into the
+  name box must not land in the log) and client, never a secret.
+- The cookies are `Secure` when the public base URL (`DUNNING_PUBLIC_BASE_URL`) is https or
+  the request is: TLS usually ends at a load balancer, so the request alone would say http.
 """
 
 from __future__ import annotations
@@ -25,9 +30,8 @@ import logging
 import re
 import secrets
 import time
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -35,16 +39,14 @@ from fastapi import Request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from config.settings import Settings
+from inbound.ops.brake import CheckGate, FailureLimiter
 
 log = logging.getLogger("dunning.ops")
 
 SESSION_COOKIE = "dunning_ops"
 LOGIN_COOKIE = "dunning_ops_login"  # double-submit CSRF token of the login form
 TOKEN_USER = "token"
-USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
-MAX_FAILURES = 5
-FAILURE_WINDOW = 300.0  # seconds
-FAILURE_DELAY = 1.0  # seconds a failed login waits before its answer
+USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}\Z")  # \Z: no trailing newline
 
 
 def console_enabled(settings: Settings) -> bool:
@@ -74,44 +76,6 @@ class BadCsrf(Exception):
     """A POST without the session's CSRF token: 403, nothing happens."""
 
 
-@dataclass
-class FailureLimiter:
-    """Failed logins per client within a sliding window (in memory, per process)."""
-
-    limit: int = MAX_FAILURES
-    window: float = FAILURE_WINDOW
-    clock: Callable[[], float] = time.monotonic
-    _failures: dict[str, deque[float]] = field(default_factory=dict)
-
-    def _recent(self, client: str) -> deque[float]:
-        now = self.clock()
-        times = self._failures.get(client, deque())
-        while times and now - times[0] >= self.window:
-            times.popleft()
-        if times:
-            self._failures[client] = times
-        else:
-            self._failures.pop(client, None)
-        return times
-
-    def blocked_for(self, client: str) -> float:
-        """Seconds until this client may try again (0: now)."""
-        times = self._recent(client)
-        if len(times) < self.limit:
-            return 0.0
-        return max(0.0, self.window - (self.clock() - times[0]))
-
-    def failed(self, client: str) -> None:
-        times = self._recent(client)
-        times.append(self.clock())
-        self._failures[client] = times
-        if len(self._failures) > 10_000:  # a flood of clients: forget the oldest
-            self._failures.pop(next(iter(self._failures)))
-
-    def succeeded(self, client: str) -> None:
-        self._failures.pop(client, None)
-
-
 class OpsAuth:
     """The console's checks, built once per application from the settings."""
 
@@ -131,7 +95,9 @@ class OpsAuth:
         self._hasher = PasswordHasher()
         self._revoked: dict[str, float] = {}
         self._clock = clock
+        self._public_https = settings.public_base_url.startswith("https://")
         self.limiter = FailureLimiter()
+        self.gate = CheckGate()
 
     # ---- credentials ---------------------------------------------------------------------
 
@@ -148,12 +114,16 @@ class OpsAuth:
             return False
         return hmac.compare_digest(token.encode(), self._token.encode())
 
-    def check_login(self, user: str, secret: str) -> Operator | None:
-        """A login by password (with a user name) or by the token (the name is optional)."""
+    async def check_login(self, user: str, secret: str) -> Operator | None:
+        """A login by password (with a user name) or by the token (the name is optional).
+        The token is compared at once (cheap, constant time), so a flood of guesses never
+        keeps the token out; the password's argon2 check waits for the gate (`TooBusy`)."""
         if self.token_ok(secret):
             name = user if user and USER_NAME.match(user) else TOKEN_USER
             return Operator(name if name == TOKEN_USER else f"{name}+token", new_session_id())
-        if USER_NAME.match(user or "") and self.password_ok(secret):
+        if not USER_NAME.match(user or "") or self._hash is None or not secret:
+            return None
+        if await self.gate.run(lambda: self.password_ok(secret)):
             return Operator(user, new_session_id())
         return None
 
@@ -186,11 +156,14 @@ class OpsAuth:
 
     def operator(self, request: Request) -> Operator | None:
         """The request's login: a bearer token or a valid session cookie."""
-        header = request.headers.get("authorization", "")
-        scheme, _, credentials = header.partition(" ")
-        if scheme.lower() == "bearer" and self.token_ok(credentials.strip()):
+        if self.token_ok(bearer_of(request) or ""):
             return Operator(TOKEN_USER, None)
         return self.read_session(request.cookies.get(SESSION_COOKIE))
+
+    def cookie_secure(self, request: Request) -> bool:
+        """Secure when the console is public over https (TLS ends at the load balancer, so
+        the request itself says http) or the request is https."""
+        return self._public_https or is_https(request)
 
     def signer(self, salt: str) -> URLSafeTimedSerializer:
         return URLSafeTimedSerializer(self._secret.decode(), salt=salt)
@@ -218,6 +191,18 @@ def client_of(request: Request) -> str:
     """The client's address as the server sees it (behind a proxy: uvicorn's
     `--forwarded-allow-ips` decides whether X-Forwarded-For is believed)."""
     return request.client.host if request.client else "unknown"
+
+
+def bearer_of(request: Request) -> str | None:
+    """The token of an `Authorization: Bearer` header (None: no such header)."""
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    return credentials.strip() if scheme.lower() == "bearer" else None
+
+
+def loggable_user(user: str) -> str:
+    """The name typed, for the log, only when it is a valid name: anything else (a password
+    typed into the name box) is `<invalid>`."""
+    return user if USER_NAME.match(user) else "<invalid>"
 
 
 def wants_html(request: Request) -> bool:

@@ -2,24 +2,28 @@
 
 Every route depends on the login (`LoggedIn`), every POST on the CSRF check (`Posted`); the
 guard in `inbound/ops/app.py` has already turned away requests without a login. Events go
-through the webhook server's `AccountGateway.apply`: the workflow's validated update, as from
-the CLI and the webhooks. After an action the browser is redirected to the account page
-(POST → 303 → GET, so a reload sends nothing), which shows the answer from a signed note.
+through the webhook server's `WebhookContext.apply`: the workflow's validated update, as from
+the CLI and the webhooks, logged and counted (`dunning_webhook_events_total`) like every event
+the server applies. After an action the browser is redirected to the account page (POST → 303
+→ GET, so a reload sends nothing), which shows the answer from a signed note.
+
+An action whose update was not answered in time (`AccountsUnavailable`) may still be applied:
+Temporal keeps the update queued. So the form comes back with the same event id (a resubmit
+is then a duplicate, not a second payment) and says to check the timeline first.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from markupsafe import Markup
 
-from inbound.accounts import UnknownAccount
+from inbound.accounts import AccountsUnavailable
 from inbound.ops import actions as forms
 from inbound.ops import timeline
 from inbound.ops.app import PREFIX, Console, LoggedIn, OpsConsole, Posted
@@ -37,6 +41,7 @@ from workflows.types import AccountView, Status
 log = logging.getLogger("dunning.ops")
 router = APIRouter()
 PERIODS = (7, 30, 90)
+NOT_CONFIRMED = "not confirmed: it may still be applied; check the timeline before submitting again"
 
 
 def _notes(ops: OpsConsole) -> URLSafeTimedSerializer:
@@ -53,41 +58,18 @@ async def overview(
 ) -> Response:
     if days not in PERIODS:
         days = 30
-    report_html, problem = await report_fragment(ops, days)
+    built = await ops.reports.get(days)
     return ops.page(
         "overview.html",
         who=who,
         csrf=ops.auth.csrf_token(who),
         days=days,
         periods=PERIODS,
-        report=report_html,
-        problem=problem,
+        report=built.html,
+        problem=built.problem,
+        note=built.note,
+        built_at=built.built_at,
     )
-
-
-async def report_fragment(ops: OpsConsole, days: int) -> tuple[Markup | None, str | None]:
-    """The report's HTML (trusted: made by `reporting.render_html` from our own figures), or
-    why there is none."""
-    try:
-        from reporting.compute import build_report
-        from reporting.render_html import html_fragment
-        from reporting.sources import load_portfolio
-    except ImportError:
-        return None, "The report is not available in this version yet."
-    from store import StoreError
-
-    source = getattr(ops.context.accounts, "client", None)  # TemporalAccounts has one
-    client = await source() if source is not None else None
-    try:
-        accounts = await load_portfolio(ops.settings, client, warn=log.warning)
-    except StoreError as exc:
-        log.warning("ops overview: the store cannot be read: %s", exc)
-        return None, "The audit store cannot be read right now; try again shortly."
-    now = datetime.now(UTC).replace(microsecond=0)
-    report = await asyncio.to_thread(
-        build_report, accounts, start=now - timedelta(days=days), end=now, now=now
-    )
-    return Markup(await asyncio.to_thread(html_fragment, report)), None
 
 
 # ---- the list ----------------------------------------------------------------------------------
@@ -168,13 +150,18 @@ async def _account_page(
     account_id: str,
     *,
     answer: dict | None = None,
-    problem: forms.FormProblem | None = None,
+    problem: str | None = None,
     failed_action: str | None = None,
     form: dict[str, str] | None = None,
+    view: AccountView | None = None,
+    status: int | None = None,
 ) -> Response:
+    """The account page; `view` when the caller has it already (an action whose update went
+    unanswered: asking the account again would likely go unanswered too)."""
     if not account_id_ok(account_id):
         return ops.page("error.html", 404, message="No such account.", who=who)
-    view = await ops.context.accounts.view(account_id)
+    if view is None:
+        view = await ops.context.accounts.view(account_id)
     audit = getattr(ops.context.store, "audit", None)
     lookup = audit.content if audit is not None else None
     if view is not None:
@@ -184,7 +171,8 @@ async def _account_page(
         if not records:
             return ops.page("error.html", 404, message=f"No account {account_id}.", who=who)
         entries = await asyncio.to_thread(timeline.from_audit, records, lookup)
-    status = 422 if problem is not None else 200
+    if status is None:
+        status = 422 if problem is not None else 200
     return ops.page(
         "account.html",
         status,
@@ -229,13 +217,36 @@ async def account_action(
     if view is None:
         return ops.page("error.html", 404, message=f"No open account {account_id}.", who=who)
     try:
-        event = forms.build_event(chosen, form, today=debtor_today(view).date(), source=who.source)
+        event = forms.parse_event(chosen, form, today=debtor_today(view).date(), source=who.source)
     except forms.FormProblem as problem:
         return await _account_page(
-            ops, who, account_id, problem=problem, failed_action=action, form=form
+            ops, who, account_id, problem=str(problem), failed_action=action, form=form, view=view
         )
     try:
-        result = await ops.context.accounts.apply(account_id, event)
+        result = await ops.context.apply(account_id, event)
+    except AccountsUnavailable as exc:
+        log.warning(
+            "ops event %s (%s) for %s by %s not confirmed: %s",
+            event.type,
+            event.event_id,
+            account_id,
+            who.user,
+            exc,
+        )
+        return await _account_page(
+            ops,
+            who,
+            account_id,
+            problem=f"{chosen.label}: {NOT_CONFIRMED}",
+            failed_action=action,
+            form=form,
+            view=view,
+            status=503,
+        )
+    if result is None:  # the workflow is gone (closed meanwhile, or retention passed)
+        reason = f"no open account {account_id}"
+        note = {"event": event.type, "accepted": False, "reason": reason, "status": None}
+    else:
         note = {
             "event": event.type,
             "accepted": result.accepted,
@@ -243,8 +254,6 @@ async def account_action(
             "status": result.status.value,
             "duplicate": result.duplicate,
         }
-    except UnknownAccount as exc:
-        note = {"event": event.type, "accepted": False, "reason": str(exc), "status": None}
     log.info(
         "ops event %s for %s by %s: %s",
         event.type,

@@ -150,9 +150,13 @@ def trimmed(state: AccountState) -> None:
 
 
 def contact_entry(record: ContactRecord, index: int) -> AuditEntry:
+    # `variant` only when the step has variants: a record of a step without them keeps the
+    # body it had before variants existed, so a batch rewritten by a newer worker (a task
+    # retried across a deploy) matches what an older one already wrote.
+    exclude = {"at"} if record.variant is not None else {"at", "variant"}
     body: dict[str, Any] = {
         "index": index,
-        **record.model_dump(mode="json", exclude={"at"}),
+        **record.model_dump(mode="json", exclude=exclude),
         "citation": citation(record.rule) if record.rule else None,
     }
     return AuditEntry(key=f"contact:{index}", at=record.at, kind="contact", body=body)
