@@ -45,7 +45,14 @@ async def run_worker_only(settings: Settings, out: Console, err: Console) -> int
     if client is None:
         return 1
     missing = await missing_search_attributes(client, settings.temporal_namespace)
-    if missing:
+    if missing is None:
+        err.print(
+            "warning: could not list the namespace's search attributes (no permission?): "
+            "make sure the Dunning* attributes exist (deploy/README.md)",
+            markup=False,
+            highlight=False,
+        )
+    elif missing:
         err.print(
             f"error: namespace {settings.temporal_namespace} lacks the search attributes "
             f"{', '.join(missing)}: create them first (deploy/temporal/setup-namespace.sh, "

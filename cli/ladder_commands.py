@@ -10,7 +10,7 @@ from activities.limited_content import limited_content_problems
 from activities.render import RenderError, TemplateRenderer, sample_facts
 from activities.sms_opt_out import with_opt_out
 from activities.sms_segments import MAX_SEGMENTS, count_segments
-from config.ladder import Channel, Jurisdiction, Ladder, Step
+from config.ladder import EXTENSIONS, Channel, Jurisdiction, Ladder, Step
 from config.ladder_loader import (
     LadderError,
     LadderProblem,
@@ -109,10 +109,10 @@ def variant_locale_problems(
 
 
 def _locales(renderer: TemplateRenderer, channel: Channel, template: str) -> set[str]:
-    return {
-        candidate.name.split(".")[1]
-        for candidate in renderer.templates_dir.glob(f"{channel.value}/{template}.*")
-    }
+    """The locales the renderer would find: `<template>.<locale>.<channel's extension>` only (a
+    stray `.txt` beside an email's `.html` files speaks no language the renderer uses)."""
+    pattern = f"{channel.value}/{template}.*.{EXTENSIONS[channel]}"
+    return {candidate.name.split(".")[1] for candidate in renderer.templates_dir.glob(pattern)}
 
 
 def validate_files(files: list[Path], settings: Settings) -> tuple[list[str], list[str]]:

@@ -83,8 +83,7 @@ def make_app(tmp_path, accounts, search, **settings):
 
 
 @pytest.fixture
-async def http(tmp_path, accounts, search, monkeypatch):
-    monkeypatch.setattr(ops_app, "FAILURE_DELAY_SCALE", 0.0)
+async def http(tmp_path, accounts, search):
     app = make_app(tmp_path, accounts, search, ops_password_hash=HASH, ops_token=TOKEN)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
@@ -163,8 +162,7 @@ async def test_a_login_sets_a_strict_http_only_session_and_the_pages_answer(http
     assert "script-src" not in page.headers["content-security-policy"]  # default-src 'none'
 
 
-async def test_over_https_the_cookie_is_secure(tmp_path, accounts, search, monkeypatch):
-    monkeypatch.setattr(ops_app, "FAILURE_DELAY_SCALE", 0.0)
+async def test_over_https_the_cookie_is_secure(tmp_path, accounts, search):
     app = make_app(tmp_path, accounts, search, ops_password_hash=HASH)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="https://ops.example.org") as http:
@@ -469,15 +467,14 @@ def test_hash_password_prints_a_hash_that_logs_in():
     assert short.exit_code == 2
 
 
-async def test_an_account_temporal_forgot_is_shown_from_the_audit_store(tmp_path, monkeypatch):
+async def test_an_account_temporal_forgot_is_shown_from_the_audit_store(tmp_path):
     """The workflow is gone (retention passed): the page shows the audit trail, messages
-    included, and offers no action."""
+    included (conflict copies not: they are not the account's history), and offers no action."""
     import json
     from datetime import UTC, datetime
 
     from store.protocols import AuditAppend
 
-    monkeypatch.setattr(ops_app, "FAILURE_DELAY_SCALE", 0.0)
     store = open_store(f"sqlite:///{tmp_path}/store.sqlite3")
     message = {"channel": "sms", "to": "+33612345678", "subject": None, "text": "Solde dû: 12 €"}
     sha = store.audit.put_content(json.dumps(message).encode(), "application/json")
@@ -490,6 +487,13 @@ async def test_an_account_temporal_forgot_is_shown_from_the_audit_store(tmp_path
             AuditAppend("contact:0", at, "contact", contact),
             AuditAppend("event:0", at, "event", event),
             AuditAppend("closed", at, "closed", {"status": "paid", "balance": "0.00"}),
+            # A record refused for its key, kept for whoever investigates: not its history.
+            AuditAppend(
+                "event:0/conflict-0123abcd",
+                at,
+                "event",
+                event | {"detail": {"amount": "999.99"}},
+            ),
         ],
     )
     settings = load_settings(data_dir=tmp_path, ops_token=TOKEN)
@@ -501,5 +505,6 @@ async def test_an_account_temporal_forgot_is_shown_from_the_audit_store(tmp_path
         missing = await http.get("/ops/accounts/NOBODY")
     assert page.status_code == 200 and "From the audit store" in page.text
     assert "sms-reminder" in page.text and "Solde dû: 12 €" in page.text
+    assert "999.99" not in page.text and "conflict" not in page.text
     assert "Record a payment" not in page.text
     assert missing.status_code == 404

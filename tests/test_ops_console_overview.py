@@ -15,7 +15,7 @@ from inbound.accounts import AccountsUnavailable
 from inbound.app import create_app
 from inbound.ops.overview import TEMPORAL_NOTE, BuiltReport, ReportCache
 from store import open_store
-from store.protocols import AuditAppend
+from store.protocols import AuditAppend, AuditRecord
 from tests.test_ops_console_http import BASE, TOKEN
 from tests.test_webhooks import MemoryAccounts
 
@@ -96,3 +96,18 @@ async def test_with_temporal_unreachable_the_report_is_shown_with_a_note(tmp_pat
     page = await get_overview(app)
     assert page.status_code == 200
     assert 'class="report"' in page.text and TEMPORAL_NOTE.split(":")[0] in page.text
+
+
+def test_the_audit_timeline_skips_conflict_copies():
+    """A conflict copy is kept for whoever investigates, never read as the account's record:
+    the timeline skips it, as the report and `account show` do."""
+    from inbound.ops.timeline import from_audit
+
+    at = datetime(2026, 11, 2, 9, tzinfo=UTC)
+
+    def record(seq: int, key: str, amount: str) -> AuditRecord:
+        body = {"type": "payment", "accepted": True, "detail": {"amount": amount}}
+        return AuditRecord("A-1", seq, key, at, "event", body, at, "", f"h{seq}")
+
+    entries = from_audit([record(1, "event:0", "12"), record(2, "event:0/conflict-ab", "99")], None)
+    assert [entry.facts["amount"] for entry in entries] == ["12"]

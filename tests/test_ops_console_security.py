@@ -1,6 +1,7 @@
-"""The ops console's answers to its security review: no lockout anyone can trigger (slow-down
-instead, argon2 off the event loop behind a bounded gate), the client behind the shipped proxy,
-Secure cookies behind TLS at the load balancer, an unconfirmed action kept with its event id,
+"""The ops console's answers to its security reviews (the brake on guessing: in
+test_ops_console_brake.py): the client behind the shipped proxy, Secure cookies behind TLS at
+the load balancer and a login page that says why over plain http, an unconfirmed action kept
+with its event id,
 strict numbers, the dispute's received-on date, console events counted like every event, 413
 for oversized chunked bodies, a hash checked at start-up, the dev token only on loopback."""
 
@@ -18,7 +19,6 @@ from hypothesis import strategies as st
 
 from config.settings import load_settings
 from inbound.ops import actions as forms
-from inbound.ops.brake import CheckGate, FailureLimiter, TooBusy, client_key
 from inbound.ops.filters import FilterProblem, parse_filter
 from tests.test_ops_console_http import (
     BASE,
@@ -36,102 +36,7 @@ from tests.test_ops_console_http import (
 
 __all__ = ["accounts", "http", "search"]  # fixtures, shared with test_ops_console_http
 
-# ---- no lockout: a slow-down, and a bounded gate -------------------------------------------------
-
-
-async def test_others_failures_never_keep_the_right_password_out(http, caplog):
-    """Behind nginx every visitor may share one address: failures from it slow its failures
-    down, but the right password still logs in (no lockout anyone could trigger)."""
-    caplog.set_level(logging.INFO, logger="dunning.ops")
-    for _ in range(12):
-        assert (await log_in(http, secret="guess")).status_code == 401
-    assert "12 recent failures" in caplog.text
-    assert (await log_in(http)).status_code == 303
-    http.cookies.clear()
-    assert (await log_in(http, user="", secret=TOKEN)).status_code == 303
-
-
-def test_failures_wait_longer_the_more_a_client_failed_and_are_forgotten():
-    now = [0.0]
-    limiter = FailureLimiter(slow_after=3, window=60, max_delay=8, clock=lambda: now[0])
-    waits = [limiter.failed("10.0.0.1") for _ in range(7)]
-    assert waits == [1, 1, 1, 2, 4, 8, 8]
-    assert limiter.failed("10.0.0.2") == 1  # another client: its own count
-    now[0] = 59.0
-    assert limiter.recent("10.0.0.1") == 7
-    now[0] = 60.0
-    assert limiter.recent("10.0.0.1") == 0 and limiter.failed("10.0.0.1") == 1
-
-
-def test_an_ipv6_client_is_its_64_and_an_ipv4_client_its_address():
-    assert client_key("2001:db8:1:2:aaaa::1") == client_key("2001:db8:1:2:bbbb::9")
-    assert client_key("2001:db8:1:2::1") == "2001:db8:1:2::/64"
-    assert client_key("2001:db8:1:3::1") != client_key("2001:db8:1:2::1")
-    assert client_key("::ffff:10.0.0.7") == client_key("10.0.0.7") == "10.0.0.7"
-    assert client_key("10.0.0.8") != client_key("10.0.0.7")
-    assert client_key("unknown") == "unknown"
-    now = [0.0]
-    limiter = FailureLimiter(clock=lambda: now[0])
-    limiter.failed("2001:db8:1:2::1")
-    limiter.failed("2001:db8:1:2::2")
-    assert limiter.recent("2001:db8:1:2::ffff") == 2
-
-
-async def test_password_checks_run_off_the_loop_two_at_a_time_and_a_flood_gets_429():
-    import asyncio
-    import threading
-
-    gate = CheckGate(running=2, queued=1)
-    loop_thread = threading.get_ident()
-    started, release = threading.Semaphore(0), threading.Event()
-    running, most, threads = [0], [0], set()
-
-    def slow_check() -> bool:
-        threads.add(threading.get_ident())
-        running[0] += 1
-        most[0] = max(most[0], running[0])
-        started.release()
-        release.wait(5)
-        running[0] -= 1
-        return True
-
-    checks = [asyncio.create_task(gate.run(slow_check)) for _ in range(3)]
-    await asyncio.to_thread(started.acquire)
-    await asyncio.to_thread(started.acquire)
-    await asyncio.sleep(0.05)  # the third waits for a slot; a fourth is one too many
-    with pytest.raises(TooBusy):
-        await gate.run(slow_check)
-    release.set()
-    assert await asyncio.gather(*checks) == [True] * 3
-    assert most[0] == 2 and loop_thread not in threads
-
-
-async def test_a_login_while_the_checks_are_flooded_is_answered_429_at_once(http, monkeypatch):
-    """Too many checks queued: 429 without checking (argon2 work stays bounded); the token
-    is compared without the queue, so it still logs in."""
-    import contextlib
-
-    @contextlib.asynccontextmanager
-    async def busy():
-        raise TooBusy()
-        yield
-
-    monkeypatch.setattr(http.ops.auth.gate, "slot", busy)
-    refused = await log_in(http)
-    assert refused.status_code == 429 and int(refused.headers["retry-after"]) > 0
-    assert "dunning_ops=" not in refused.headers.get("set-cookie", "")
-    assert (await log_in(http, user="", secret=TOKEN)).status_code == 303
-
-
-async def test_a_wrong_bearer_token_is_logged_and_slowed_down_like_a_failed_login(http, caplog):
-    caplog.set_level(logging.INFO, logger="dunning.ops")
-    limiter = http.ops.auth.limiter
-    wrong = {"Authorization": "Bearer not-the-token-000000000000000"}
-    for _ in range(3):
-        assert (await http.get("/ops/accounts", headers=wrong)).status_code == 401
-    assert limiter.recent("127.0.0.1") == 3
-    assert "ops bearer token refused" in caplog.text
-    assert "not-the-token" not in caplog.text
+# ---- the brake is in test_ops_console_brake.py -------------------------------------------------
 
 
 async def test_a_password_typed_as_the_name_is_not_logged(http, caplog):
@@ -166,6 +71,33 @@ async def test_the_cookie_is_secure_when_the_public_url_is_https(tmp_path, accou
     assert answer.status_code == 303
     session = next(c for c in answer.headers.get_list("set-cookie") if c.startswith("dunning_ops="))
     assert "Secure" in session
+
+
+async def test_over_plain_http_with_an_https_public_url_the_login_page_says_why(
+    tmp_path, accounts, search
+):
+    """An operator on an internal http address: the cookies stay Secure (production), and
+    the login page says to use https instead of looping on "The form expired"."""
+    app = make_app(
+        tmp_path, accounts, search, ops_token=TOKEN, public_base_url="https://pay.example.org"
+    )
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url=BASE) as http:
+        form = await http.get("/ops/login", headers=HTML)
+        nonce = re.search(r'name="nonce" value="([^"]+)"', form.text).group(1)
+        # What the browser does over http: the Secure nonce cookie does not come back.
+        posted = await http.post(
+            "/ops/login", data={"secret": TOKEN, "nonce": nonce}, headers={"Cookie": ""}
+        )
+    async with httpx.AsyncClient(transport=transport, base_url="https://pay.example.org") as tls:
+        over_https = await tls.get("/ops/login", headers=HTML)
+    for page in (form, posted):
+        text = " ".join(page.text.split())  # the template wraps the sentence
+        assert "open the console over https: its cookies are Secure because" in text
+        assert "DUNNING_PUBLIC_BASE_URL is https" in text
+    assert "Secure" in form.headers["set-cookie"]
+    assert posted.status_code == 403 and "does not send back its cookie" in posted.text
+    assert "over-http" not in over_https.text and "Secure" in over_https.headers["set-cookie"]
 
 
 async def test_an_unconfirmed_action_comes_back_with_the_same_event_id(http, accounts, monkeypatch):
@@ -335,7 +267,7 @@ def test_dev_makes_no_token_for_a_console_open_beyond_this_machine(host):
 
 
 def test_behind_the_shipped_proxy_uvicorn_believes_only_the_compose_network():
-    """The slow-down counts per client: behind nginx, the client must be the visitor's
+    """The brake counts per client: behind nginx, the client must be the visitor's
     address, believed only from the compose network, and nginx must not pass on a forged
     X-Forwarded-For."""
     import yaml

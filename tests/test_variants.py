@@ -532,6 +532,8 @@ def test_every_variant_of_a_step_must_have_the_same_locales(templates: Path):
 
     (templates / "sms" / "reminder-direct.fr.txt").unlink()
     (templates / "email" / "reminder-direct.pl.html").unlink()
+    # A stray file of another extension is no Polish email: still refused.
+    (templates / "email" / "reminder-direct.pl.txt").write_text("stray", encoding="utf-8")
     creditor = renderer_for(Settings()).creditor
     renderer = TemplateRenderer(templates, creditor, "en")
     ladder = load_ladder(EXAMPLE)

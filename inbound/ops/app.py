@@ -16,7 +16,6 @@ logged in) and each POST on `csrf_checked`, so a route cannot forget either.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
 from pathlib import Path
@@ -44,10 +43,11 @@ from inbound.ops.auth import (
     OpsAuth,
     bearer_of,
     client_of,
+    is_https,
     loggable_user,
     wants_html,
 )
-from inbound.ops.brake import TooBusy
+from inbound.ops.brake import Refused, TooBusy
 from inbound.ops.listing import AccountSearch, TemporalSearch
 from inbound.ops.overview import ReportCache, build_report
 
@@ -56,7 +56,6 @@ log = logging.getLogger("dunning.ops")
 HERE = Path(__file__).parent
 PREFIX = "/ops"
 PUBLIC = {"/login", "/static/ops.css"}
-FAILURE_DELAY_SCALE = 1.0  # the tests set 0: the delays' lengths are tested on the limiter
 SECURITY_HEADERS = {
     # Inline styles only for the report's SVG charts; no script at all.
     "Content-Security-Policy": (
@@ -156,7 +155,10 @@ def route_path(request: Request) -> str:
 
 class Guard:
     """Before any route: without a login only the login form and the stylesheet answer. A
-    wrong bearer token is a failed login: logged (never the token) and slowed down.
+    wrong bearer token is a failed login: logged (never the token), counted, answered 401 at
+    once; a client past its failures' threshold gets 429 until its not-before moment, its
+    token not even compared (`inbound/ops/brake.py`). No answer waits: a held connection is
+    one the webhooks behind the same proxy do not get.
 
     Plain ASGI, not `BaseHTTPMiddleware`: that one reads the body through a task group, so a
     `BodyTooLarge` raised while a route reads it would arrive as an exception group that no
@@ -181,15 +183,42 @@ class Guard:
             await send(message)
 
         auth = console(request).auth
-        if path in PUBLIC or auth.operator(request) is not None:
+        bearer = bearer_of(request)
+        if path in PUBLIC:
             await self.app(scope, receive, with_headers)
             return
-        if bearer_of(request) is not None:
-            client = client_of(request)
-            log.warning("ops bearer token refused: %s %s (client %s)", request.method, path, client)
-            await asyncio.sleep(auth.limiter.failed(client) * FAILURE_DELAY_SCALE)
+        client = client_of(request)
+        if bearer is not None:
+            try:
+                auth.limiter.refuse_early(client)
+            except Refused as refused:
+                await too_many(refused.retry_after)(scope, receive, with_headers)
+                return
+        if auth.operator(request) is not None:
+            await self.app(scope, receive, with_headers)
+            return
+        if bearer is not None:
+            auth.limiter.failed(client)
+            log.warning(
+                "ops bearer token refused: %s %s (client %s, %d recent failures, "
+                "%d refused unchecked)",
+                request.method,
+                path,
+                client,
+                auth.limiter.recent(client),
+                auth.limiter.take_refused(client),
+            )
         response = await _needs_login(request, NeedsLogin())
         await response(scope, receive, with_headers)
+
+
+def too_many(retry_after: int) -> Response:
+    """The brake's answer to a script: 429 at once, when to come back."""
+    return PlainTextResponse(
+        "too many failed logins from this address; try again later",
+        429,
+        headers={"Retry-After": str(retry_after)},
+    )
 
 
 async def _needs_login(request: Request, exc: Exception) -> Response:
@@ -247,8 +276,10 @@ def _login_page(
     status: int = 200,
     problem: str | None = None,
     target: str | None = None,
+    retry_after: int | None = None,
 ) -> Response:
     nonce = secrets.token_urlsafe(24)
+    secure = ops.auth.cookie_secure(request)
     response = ops.page(
         "login.html",
         status,
@@ -256,6 +287,7 @@ def _login_page(
         problem=problem,
         next=safe_next(target or request.query_params.get("next")),
         password_login=ops.settings.ops_password_hash is not None,
+        over_http=secure and not is_https(request),
     )
     response.set_cookie(
         LOGIN_COOKIE,
@@ -264,8 +296,10 @@ def _login_page(
         path=PREFIX,
         httponly=True,
         samesite="strict",
-        secure=ops.auth.cookie_secure(request),
+        secure=secure,
     )
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
     return response
 
 
@@ -283,33 +317,51 @@ async def login(
     nonce: Annotated[str, Form(max_length=64)] = "",
     next: Annotated[str, Form(max_length=512)] = "",
 ) -> Response:
+    """One check per client at a time, none before its not-before moment, no answer waiting:
+    the brake refuses early (429, Retry-After) instead of holding the connection."""
     import hmac
 
     client = client_of(request)
     cookie = request.cookies.get(LOGIN_COOKIE, "")
     if not (cookie and hmac.compare_digest(cookie.encode(), nonce.encode())):
         log.warning("ops login refused: stale or forged form (client %s)", client)
-        return _login_page(
-            request, ops, status=403, problem="The form expired; try again.", target=next
-        )
+        problem = "The form expired; try again."
+        if ops.auth.cookie_secure(request) and not is_https(request):
+            problem = "The form expired: over plain http the browser does not send back its cookie."
+        return _login_page(request, ops, status=403, problem=problem, target=next)
+    limiter = ops.auth.limiter
     try:
-        who = await ops.auth.check_login(user.strip(), secret)
+        with limiter.turn(client):
+            who = await ops.auth.check_login(user.strip(), secret)
+            if who is None:
+                limiter.failed(client)
+    except Refused as refused:
+        problem = (
+            "A login from your address is being checked; try again in a moment."
+            if refused.busy
+            else f"Too many failed logins from your address; try again in {refused.retry_after} s."
+        )
+        return _login_page(
+            request, ops, status=429, problem=problem, target=next, retry_after=refused.retry_after
+        )
     except TooBusy:
         log.warning("ops login not checked: too many logins queued (client %s)", client)
-        response = _login_page(
-            request, ops, status=429, problem="Too many logins at once; try again.", target=next
+        return _login_page(
+            request,
+            ops,
+            status=429,
+            problem="Too many logins at once; try again.",
+            target=next,
+            retry_after=5,
         )
-        response.headers["Retry-After"] = "5"
-        return response
     if who is None:
-        wait = ops.auth.limiter.failed(client)
         log.warning(
-            "ops login failed for user %s (client %s, %d recent failures)",
+            "ops login failed for user %s (client %s, %d recent failures, %d refused unchecked)",
             loggable_user(user.strip()),
             client,
-            ops.auth.limiter.recent(client),
+            limiter.recent(client),
+            limiter.take_refused(client),
         )
-        await asyncio.sleep(wait * FAILURE_DELAY_SCALE)
         return _login_page(
             request, ops, status=401, problem="Wrong name, password or token.", target=next
         )

@@ -13,13 +13,17 @@ Why each piece:
 - Every POST carries a CSRF token derived from the session (HMAC of its id): a form on another
   site cannot know it. Bearer requests carry no cookie, so they need none.
 - Comparisons are constant-time (`hmac.compare_digest`, argon2's verify). Failed logins and
-  bearer requests with a wrong token are logged and slowed down, more for a client with many
-  recent failures, but never refused for others' failures (`inbound/ops/brake.py` says why);
-  argon2 runs in a thread behind a small semaphore, off the event loop the webhooks share.
+  bearer requests with a wrong token are logged and counted per client: one check in flight
+  per client, and past a few failures the client is refused (429, Retry-After) until its
+  not-before moment, at once and unchecked; no answer is ever held (`inbound/ops/brake.py`
+  says why). argon2 runs in a thread behind a small semaphore, off the event loop the
+  webhooks share.
   Logins are logged with the user name (only when it is a valid name: a password typed into the
   name box must not land in the log) and client, never a secret.
 - The cookies are `Secure` when the public base URL (`DUNNING_PUBLIC_BASE_URL`) is https or
   the request is: TLS usually ends at a load balancer, so the request alone would say http.
+  A browser on plain http (an internal address) then never sends them back: the login page
+  says so rather than failing with "The form expired" alone.
 """
 
 from __future__ import annotations
@@ -116,8 +120,10 @@ class OpsAuth:
 
     async def check_login(self, user: str, secret: str) -> Operator | None:
         """A login by password (with a user name) or by the token (the name is optional).
-        The token is compared at once (cheap, constant time), so a flood of guesses never
-        keeps the token out; the password's argon2 check waits for the gate (`TooBusy`)."""
+        The token is compared at once (cheap, constant time), so a flood of password
+        guesses from many clients (the global gate full) never keeps the token out; the
+        password's argon2 check waits for the gate (`TooBusy`). The caller holds the client's
+        turn (`FailureLimiter.turn`)."""
         if self.token_ok(secret):
             name = user if user and USER_NAME.match(user) else TOKEN_USER
             return Operator(name if name == TOKEN_USER else f"{name}+token", new_session_id())

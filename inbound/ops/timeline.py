@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from store.protocols import AuditRecord, StoredContent
+from store.protocols import AuditRecord, StoredContent, is_conflict_copy
 from workflows.types import AccountView, ContactRecord, EventRecord
 
 ContentLookup = Callable[[str], StoredContent | None]
@@ -107,9 +107,13 @@ def from_view(view: AccountView, lookup: ContentLookup | None) -> list[Entry]:
 
 
 def from_audit(records: list[AuditRecord], lookup: ContentLookup | None) -> list[Entry]:
-    """The timeline of an account Temporal no longer has: its audit records."""
+    """The timeline of an account Temporal no longer has: its audit records. A conflict copy
+    (a record refused for its key, kept under `<key>/conflict-...` for whoever investigates) is
+    not the account's history: skipped, as the report and `account show` skip it."""
     entries = []
     for record in records:
+        if is_conflict_copy(record.key):
+            continue
         body = record.body
         if record.kind == "contact":
             facts = {
