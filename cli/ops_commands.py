@@ -63,6 +63,7 @@ def with_dev_ops_token(settings: Settings, webhooks: bool, out: Console) -> Sett
         f"(token for this run: {token})",
         markup=False,
         highlight=False,
+        soft_wrap=True,  # one line whatever the width: the token is copied whole
     )
     return settings.model_copy(update={"ops_token": SecretStr(token)})
 
