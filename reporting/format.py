@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from reporting.model import Money, Period
+from reporting.model import Money, Period, VariantArm, VariantDifference
 
 
 def percent(value: float | None, places: int = 1) -> str:
@@ -37,3 +37,37 @@ def period(value: Period) -> str:
     if value.start is None and value.end is None:
         return "all time"
     return f"{_moment(value.start, 'the beginning')} to {_moment(value.end, 'now')} (end excluded)"
+
+
+# The variant tables' columns and cells: one definition for the terminal and the HTML report.
+ARM_COLUMNS = (
+    "variant",
+    "exposed",
+    "converted",
+    "conversion",
+    "95% interval",
+    "recovered",
+    "per exposed",
+)
+DIFFERENCE_COLUMNS = ("variant", "difference", "95% interval (Newcombe)", "verdict")
+
+
+def arm_cells(arm: VariantArm) -> tuple[str, ...]:
+    return (
+        arm.variant,
+        str(arm.exposed),
+        str(arm.converted),
+        percent(arm.conversion_rate),
+        f"{percent(arm.rate_low)} to {percent(arm.rate_high)}",
+        money(arm.recovered),
+        money(arm.recovered_per_exposed),
+    )
+
+
+def difference_cells(difference: VariantDifference) -> tuple[str, str, str, str]:
+    return (
+        difference.variant,
+        signed_points(difference.difference),
+        interval(difference.low, difference.high),
+        difference.verdict,
+    )

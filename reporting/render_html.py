@@ -13,7 +13,14 @@ from collections.abc import Iterable, Sequence
 from html import escape
 
 from reporting.charts import charts
-from reporting.format import interval, money, percent, period, signed_points
+from reporting.format import (
+    ARM_COLUMNS,
+    DIFFERENCE_COLUMNS,
+    arm_cells,
+    difference_cells,
+    percent,
+    period,
+)
 from reporting.model import AttributionRow, Report
 
 CSS = """
@@ -161,37 +168,15 @@ def _tables(report: Report) -> list[str]:
         parts.append(
             _table(
                 f"Variants of {comparison.name} (control: {comparison.control})",
-                (
-                    "variant",
-                    "exposed",
-                    "converted",
-                    "conversion",
-                    "95% interval",
-                    "recovered",
-                    "per exposed",
-                ),
-                [
-                    (
-                        arm.variant,
-                        str(arm.exposed),
-                        str(arm.converted),
-                        percent(arm.conversion_rate),
-                        f"{percent(arm.rate_low)} to {percent(arm.rate_high)}",
-                        money(arm.recovered),
-                        money(arm.recovered_per_exposed),
-                    )
-                    for arm in comparison.arms
-                ],
+                ARM_COLUMNS,
+                [arm_cells(arm) for arm in comparison.arms],
             )
         )
         parts.append(
             _table(
                 f"{comparison.name}: difference against {comparison.control}",
-                ("variant", "difference", "95% interval (Newcombe)", "verdict"),
-                [
-                    (d.variant, signed_points(d.difference), interval(d.low, d.high), d.verdict)
-                    for d in comparison.differences
-                ],
+                DIFFERENCE_COLUMNS,
+                [difference_cells(d) for d in comparison.differences],
                 last_class="verdict",
             )
         )

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from reporting.format import interval, money, percent, period, signed_points
+from reporting.format import (
+    ARM_COLUMNS,
+    DIFFERENCE_COLUMNS,
+    arm_cells,
+    difference_cells,
+    percent,
+    period,
+)
 from reporting.model import AttributionRow, Report
 
 
@@ -82,39 +89,16 @@ def report_tables(report: Report) -> list[Table]:
 
     for comparison in report.variants:
         arms = _table(
-            f"Variants of {comparison.name} (control: {comparison.control})",
-            "variant",
-            "exposed",
-            "converted",
-            "conversion",
-            "95% interval",
-            "recovered",
-            "per exposed",
+            f"Variants of {comparison.name} (control: {comparison.control})", *ARM_COLUMNS
         )
         for arm in comparison.arms:
-            arms.add_row(
-                arm.variant,
-                str(arm.exposed),
-                str(arm.converted),
-                percent(arm.conversion_rate),
-                f"{percent(arm.rate_low)} to {percent(arm.rate_high)}",
-                money(arm.recovered),
-                money(arm.recovered_per_exposed),
-            )
+            arms.add_row(*arm_cells(arm))
         tables.append(arms)
         differences = _table(
-            f"{comparison.name}: difference against {comparison.control}",
-            "variant",
-            "difference",
-            "95% interval (Newcombe)",
-            "verdict",
+            f"{comparison.name}: difference against {comparison.control}", *DIFFERENCE_COLUMNS
         )
         for difference in comparison.differences:
-            differences.add_row(
-                difference.variant,
-                signed_points(difference.difference),
-                interval(difference.low, difference.high),
-                f"[bold]{difference.verdict}[/bold]",
-            )
+            *cells, verdict = difference_cells(difference)
+            differences.add_row(*cells, f"[bold]{verdict}[/bold]")
         tables.append(differences)
     return tables
