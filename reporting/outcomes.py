@@ -63,15 +63,28 @@ def _accepted_in_period(
     ]
 
 
-def promise_outcomes(
-    accounts: Sequence[AccountFacts], start: datetime | None, end: datetime | None
-) -> PromiseOutcomes:
+def _outcomes(
+    accounts: Sequence[AccountFacts],
+    kind: str,
+    ends: dict[str, str],
+    replaced_as: str,
+    start: datetime | None,
+    end: datetime | None,
+) -> tuple[int, dict[str, int]]:
+    """How many promises (or plans) were accepted in the period, and how each ended."""
     counts: dict[str, int] = defaultdict(int)
     accepted = 0
     for account in accounts:
-        for position in _accepted_in_period(account, "promise", start, end):
+        for position in _accepted_in_period(account, kind, start, end):
             accepted += 1
-            counts[outcome_of(account, position, PROMISE_ENDS, "promise", "replaced")] += 1
+            counts[outcome_of(account, position, ends, kind, replaced_as)] += 1
+    return accepted, counts
+
+
+def promise_outcomes(
+    accounts: Sequence[AccountFacts], start: datetime | None, end: datetime | None
+) -> PromiseOutcomes:
+    accepted, counts = _outcomes(accounts, "promise", PROMISE_ENDS, "replaced", start, end)
     return PromiseOutcomes(
         accepted=accepted,
         kept=counts["kept"],
@@ -86,13 +99,8 @@ def promise_outcomes(
 def plan_outcomes(
     accounts: Sequence[AccountFacts], start: datetime | None, end: datetime | None
 ) -> PlanOutcomes:
-    counts: dict[str, int] = defaultdict(int)
-    accepted = 0
-    for account in accounts:
-        for position in _accepted_in_period(account, "plan", start, end):
-            accepted += 1
-            # A plan replaced by another plan is cancelled (it said nothing either).
-            counts[outcome_of(account, position, PLAN_ENDS, "plan", "cancelled")] += 1
+    # A plan replaced by another plan is cancelled (it said nothing either).
+    accepted, counts = _outcomes(accounts, "plan", PLAN_ENDS, "cancelled", start, end)
     return PlanOutcomes(
         accepted=accepted,
         completed=counts["completed"],

@@ -7,6 +7,7 @@ forward, and several tests need absolute dates (a DST change, a holiday).
 
 from __future__ import annotations
 
+import socket
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -125,6 +126,13 @@ class Harness:
     def outbox(self) -> MemoryOutbox:
         assert isinstance(self.transport, MemoryOutbox)
         return self.transport
+
+
+def free_port() -> int:
+    """A localhost port free right now (a server started on it may still lose a race)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 @pytest.fixture

@@ -20,7 +20,6 @@ import asyncio
 import json
 import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -34,6 +33,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from inbound.security import payment_signature
+from tests.conftest import free_port
 from tests.fakes.live import ACCOUNT_SID, AUTH_TOKEN, SENDGRID_KEY
 from tests.fakes.providers import FakeProviders
 from tests.test_live_workflow import send_test_env
@@ -68,12 +68,6 @@ async def kill_workers_at_random(processes: Processes, rng: random.Random, secon
     while time.monotonic() < until:
         await asyncio.sleep(rng.uniform(0.5, 1.5))
         await asyncio.to_thread(processes.kill_a_worker, rng)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def accounts_csv(path: Path) -> list[str]:

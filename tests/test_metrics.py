@@ -54,7 +54,7 @@ from connection.temporal import (
 )
 from intake.events import send_event
 from simulation.engine import advance_to
-from tests.conftest import MONDAY, Harness, account, ladder_from
+from tests.conftest import MONDAY, Harness, account, free_port, ladder_from
 from workflows.account import metrics
 from workflows.account_workflow import AccountWorkflow
 from workflows.types import AccountEvent, AccountState, ContactRecord, EventRecord, Status
@@ -74,12 +74,6 @@ steps:
   - {id: reminder, day: 2, channel: sms, template: reminder}
   - {id: handoff, day: 30, action: handoff}
 """
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 ADDRESS = f"127.0.0.1:{free_port()}"

@@ -31,6 +31,7 @@ from inbound.app import create_app
 from inbound.metrics import ListenerUnavailable, start_listener
 from inbound.server import metrics_listener
 from store import open_store
+from tests.conftest import free_port
 from tests.test_webhooks import NOW, PAYMENTS, PUBLIC, TOKEN, MemoryAccounts, payment, signed_form
 from workflows.types import AccountEvent
 
@@ -177,12 +178,6 @@ def test_a_metrics_address_must_be_host_and_port():
         with pytest.raises(SettingsError, match="WEBHOOK_METRICS_ADDRESS"):
             load_settings(webhook_metrics_address=bad)
     assert load_settings(worker_metrics_address=" ").worker_metrics_address == ""
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 async def test_dunning_webhooks_serves_metrics_on_their_own_address(tmp_path: Path):

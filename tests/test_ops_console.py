@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -35,7 +34,7 @@ from inbound.ops.listing import TemporalSearch
 from inbound.server import embedded_server
 from intake.start import start_account
 from store import SqlStore, open_store
-from tests.conftest import account
+from tests.conftest import account, free_port
 from tests.test_end_to_end import always_open_ladder
 from worker import build_worker
 from workflows.types import AccountEvent, AccountView, workflow_id_for
@@ -54,12 +53,6 @@ CHROMIUM_ARGS = [
 PASSWORD = "browser test password"
 PASSWORD_HASH = PasswordHasher().hash(PASSWORD)
 PARIS = ZoneInfo("Europe/Paris")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @dataclass
